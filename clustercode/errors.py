@@ -1,0 +1,55 @@
+"""The one root error of clustercode and a subclass per area.
+
+Messages are written for the user who must act on them. The gRPC servicer maps each class to a
+status code in one table; the CLI prints the message, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ClustercodeError(Exception):
+    """Root of every error clustercode raises on purpose."""
+
+
+class ConfigError(ClustercodeError):
+    """The configuration is invalid."""
+
+
+class ProfileError(ClustercodeError):
+    """A profile or ``.clustercode.yaml`` file is invalid; the message names file, line and key."""
+
+
+class InvalidArgumentError(ClustercodeError):
+    """A request argument is invalid.
+
+    Attributes:
+        field: the request field at fault.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class PathOutsideLibraryError(InvalidArgumentError):
+    """A path is not inside any library root."""
+
+
+class NotFoundError(ClustercodeError):
+    """A job, file or profile does not exist."""
+
+
+class FailedPreconditionError(ClustercodeError):
+    """The request is valid but not in the current state (e.g. cancel a finished job)."""
+
+
+class UnavailableError(ClustercodeError):
+    """A backing service (Redis, the executor, argo-server) cannot be reached."""
+
+
+class ExecutorError(ClustercodeError):
+    """The executor refused or could not run a workflow."""
+
+
+class ManifestError(ExecutorError):
+    """A Workflow manifest uses something the local executor does not support."""

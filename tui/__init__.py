@@ -1,0 +1,1 @@
+"""The clustercode terminal UI: a client of the gRPC API and nothing else."""
