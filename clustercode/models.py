@@ -49,6 +49,8 @@ class Job:
         output: absolute path the verified output is published at.
         run_id: the executor's workflow name for the current attempt.
         priority: higher runs first.
+        root: the library root that holds the source.
+        settings: the effective encode settings (``EncodeSettings.to_json()``) fixed at queue time.
     """
 
     id: str
@@ -72,6 +74,8 @@ class Job:
     error: str = ""
     run_id: str = ""
     executor: str = ""
+    root: str = ""
+    settings: str = ""
 
 
 class DecisionKind(StrEnum):
