@@ -1,0 +1,40 @@
+# One task runner: `make check`, `make generate`, `make test`, `make bench`.
+PYTHON ?= python3
+export PATH := $(HOME)/go/bin:$(PATH)
+
+.PHONY: install check lint typecheck imports proto-check generate test bench validator
+
+install:
+	$(PYTHON) -m pip install -q -e '.[dev]'
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+typecheck:
+	$(PYTHON) -m mypy
+
+imports:
+	lint-imports
+
+proto-check:
+	buf lint
+	buf format -d --exit-code
+	tools/generate-proto
+	git diff --exit-code -- clustercode/api
+
+check: lint typecheck imports proto-check
+
+generate:
+	tools/generate-proto
+
+validator:
+	cd tools/argo-validate && go build -o argo-validate .
+
+test: install
+	$(PYTHON) -m pytest -n 2
+
+bench:
+	$(PYTHON) -m benchmarks.bench_pipeline
+	$(PYTHON) -m benchmarks.bench_scan
+	$(PYTHON) -m benchmarks.bench_history
