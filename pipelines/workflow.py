@@ -1,0 +1,378 @@
+"""Build the transcode Workflow for one file: split -> encode (fan-out) [-> audio] -> merge.
+
+A pure function of a :class:`WorkflowSpec`: the same spec always gives the same manifest, which
+Argo runs as pods and the local executor runs as processes. The step programs' command lines are
+the contract between this module and ``pipelines.steps``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hera.workflows import DAG, Container, Env, Parameter, RetryStrategy, Workflow
+from hera.workflows import models as m
+
+from pipelines.settings import EncodeSettings
+
+ENTRYPOINT = "main"
+"""Name of the DAG template."""
+
+STEP_NAMES = ("split", "encode", "audio", "merge", "cleanup")
+"""Step templates; :attr:`WorkflowSpec.steps` keys must be among these."""
+
+SETTINGS_PARAMETER = "settings"
+"""Workflow argument carrying :meth:`EncodeSettings.to_json`."""
+
+JOB_ID_LABEL = "clustercode.io/job-id"
+SLICES_FILE = "slices.json"
+RESULT_FILE = "result.json"
+
+PodGCStrategy = Literal[
+    "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"
+]
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+_POD_GC = ("OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess")
+_PULL = ("Always", "IfNotPresent", "Never")
+# Argo parses backoff durations as Go durations or plain seconds.
+_DURATION = re.compile(r"^(\d+|(\d+(ns|us|ms|s|m|h))+)$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mount:
+    """A volume every step container mounts: a PersistentVolumeClaim or a host path.
+
+    Attributes:
+        name: volume name, unique within the workflow.
+        mount_path: where the containers see it.
+        claim_name: the PVC to mount (exactly one of ``claim_name`` and ``host_path``).
+        host_path: the node directory to mount.
+        read_only: mount read-only (library roots).
+    """
+
+    name: str
+    mount_path: str
+    claim_name: str | None = None
+    host_path: str | None = None
+    read_only: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.claim_name is None) == (self.host_path is None):
+            raise ValueError(f"mount {self.name!r}: set exactly one of claim_name and host_path")
+        if not posixpath.isabs(self.mount_path):
+            raise ValueError(f"mount {self.name!r}: mount_path {self.mount_path!r} is not absolute")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Toleration:
+    """A Kubernetes toleration (see ``core/v1 Toleration``)."""
+
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepPod:
+    """What the pods of one step ask for, on top of the workflow-wide settings.
+
+    Attributes:
+        cpu_request: e.g. ``"1"`` or ``"500m"``.
+        cpu_limit: CPU limit.
+        memory_request: e.g. ``"512Mi"``.
+        memory_limit: memory limit.
+        node_selector: merged over :attr:`WorkflowSpec.node_selector` for this step.
+        tolerations: added to :attr:`WorkflowSpec.tolerations` for this step.
+    """
+
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    memory_request: str | None = None
+    memory_limit: str | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowSpec:
+    """Everything that decides the Workflow of one job attempt.
+
+    Attributes:
+        job_id: the job; becomes the ``clustercode.io/job-id`` label.
+        name: the workflow name, deterministic per job attempt (e.g. ``cc-<job>-<attempt>``).
+        namespace: Kubernetes namespace.
+        source: the source file as the containers see it.
+        output: the output file as the containers see it.
+        work_dir: the job's work directory as the containers see it (slices, plan, results).
+        settings: what the steps do to the file.
+        image: container image holding ffmpeg and the step programs.
+        image_pull_policy: Kubernetes image pull policy.
+        service_account: service account of the workflow pods.
+        step_command: the step program; the local executor uses the running interpreter.
+        parallelism: how many DAG tasks (slice encodes) run at once; ``None`` for no limit.
+        retry_limit: retries per step after the first attempt.
+        retry_backoff: wait before the first retry (Go duration).
+        retry_factor: the wait is multiplied by this integer after each retry.
+        retry_cap: longest single wait between retries.
+        retry_max_duration: Argo's ``maxDuration``: a deadline counted from the first attempt's
+            start, after which no retry starts and a running retry is killed. Off by default
+            because a long slice would outlive any short value.
+        labels: extra workflow labels (e.g. ``clustercode.io/attempt``).
+        annotations: workflow annotations (e.g. the source path).
+        volumes: volumes every step mounts; empty for the local executor.
+        node_selector: workflow-wide node selector (e.g. ``kubernetes.io/arch``).
+        tolerations: workflow-wide tolerations.
+        steps: per-step resources, node selectors and tolerations, keyed by step name.
+        active_deadline_seconds: the whole workflow's deadline.
+        pod_gc: when Argo deletes finished pods.
+        ttl_seconds_after_finished: when Argo deletes the finished workflow.
+        env: extra environment variables of every step container.
+    """
+
+    job_id: str
+    name: str
+    namespace: str = "default"
+    source: str
+    output: str
+    work_dir: str
+    settings: EncodeSettings
+    image: str = "clustercode:latest"
+    image_pull_policy: PullPolicy = "IfNotPresent"
+    service_account: str | None = None
+    step_command: tuple[str, ...] = ("clustercode-step",)
+    parallelism: int | None = None
+    retry_limit: int = 3
+    retry_backoff: str = "5s"
+    retry_factor: int = 2
+    retry_cap: str | None = "1m"
+    retry_max_duration: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    volumes: tuple[Mount, ...] = ()
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    steps: Mapping[str, StepPod] = field(default_factory=dict)
+    active_deadline_seconds: int | None = None
+    pod_gc: PodGCStrategy | None = "OnPodSuccess"
+    ttl_seconds_after_finished: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+def _validate(spec: WorkflowSpec) -> None:
+    problems: list[str] = []
+    if len(spec.name) > 63 or not _NAME.match(spec.name):
+        problems.append(f"name {spec.name!r} is not a DNS-1123 name of at most 63 characters")
+    for key, value in {**spec.labels, JOB_ID_LABEL: spec.job_id}.items():
+        if len(value) > 63 or not _LABEL_VALUE.match(value):
+            problems.append(f"label {key}={value!r} is not a valid Kubernetes label value")
+    unknown = sorted(set(spec.steps) - set(STEP_NAMES))
+    if unknown:
+        problems.append(f"steps {unknown} unknown; known steps: {', '.join(STEP_NAMES)}")
+    if not spec.step_command:
+        problems.append("step_command is empty")
+    if spec.parallelism is not None and spec.parallelism < 1:
+        problems.append(f"parallelism {spec.parallelism} must be at least 1")
+    if spec.retry_limit < 0:
+        problems.append(f"retry_limit {spec.retry_limit} must not be negative")
+    if spec.retry_factor < 1:
+        problems.append(f"retry_factor {spec.retry_factor} must be at least 1")
+    durations = {
+        "retry_backoff": spec.retry_backoff,
+        "retry_cap": spec.retry_cap,
+        "retry_max_duration": spec.retry_max_duration,
+    }
+    for what, duration in durations.items():
+        if duration is not None and not _DURATION.match(duration):
+            problems.append(f"{what} {duration!r} is not a duration such as 5s, 1m or 1m30s")
+    if spec.pod_gc is not None and spec.pod_gc not in _POD_GC:
+        problems.append(f"pod_gc {spec.pod_gc!r} is not one of {', '.join(_POD_GC)}")
+    if spec.image_pull_policy not in _PULL:
+        problems.append(f"image_pull_policy {spec.image_pull_policy!r} is not one of {_PULL}")
+    seconds = {
+        "active_deadline_seconds": spec.active_deadline_seconds,
+        "ttl_seconds_after_finished": spec.ttl_seconds_after_finished,
+    }
+    for what, number in seconds.items():
+        if number is not None and number < 1:
+            problems.append(f"{what} {number} must be at least 1")
+    names = [v.name for v in spec.volumes]
+    if len(set(names)) != len(names):
+        problems.append(f"volume names {names} are not unique")
+    for path in (spec.source, spec.output, spec.work_dir):
+        if not posixpath.isabs(path):
+            problems.append(f"path {path!r} is not absolute")
+    if problems:
+        raise ValueError("invalid workflow spec: " + "; ".join(problems))
+
+
+def _toleration(t: Toleration) -> m.Toleration:
+    return m.Toleration(
+        key=t.key,
+        operator=t.operator,
+        value=t.value,
+        effect=t.effect,
+        toleration_seconds=t.toleration_seconds,
+    )
+
+
+def _retry_strategy(spec: WorkflowSpec) -> RetryStrategy:
+    # Always is the one policy that retries both evicted (Failed) and deleted (Error) pods.
+    return RetryStrategy(
+        limit=spec.retry_limit,
+        retry_policy="Always",
+        backoff=m.Backoff(
+            duration=spec.retry_backoff,
+            factor=m.IntOrString(root=spec.retry_factor),
+            cap=spec.retry_cap,
+            max_duration=spec.retry_max_duration,
+        ),
+    )
+
+
+def _resources(pod: StepPod) -> m.ResourceRequirements | None:
+    requests = {
+        k: m.Quantity(root=v)
+        for k, v in (("cpu", pod.cpu_request), ("memory", pod.memory_request))
+        if v is not None
+    }
+    limits = {
+        k: m.Quantity(root=v)
+        for k, v in (("cpu", pod.cpu_limit), ("memory", pod.memory_limit))
+        if v is not None
+    }
+    if not requests and not limits:
+        return None
+    return m.ResourceRequirements(requests=requests or None, limits=limits or None)
+
+
+def _volume(mount: Mount) -> m.Volume:
+    if mount.claim_name is not None:
+        return m.Volume(
+            name=mount.name,
+            persistent_volume_claim=m.PersistentVolumeClaimVolumeSource(
+                claim_name=mount.claim_name, read_only=mount.read_only or None
+            ),
+        )
+    return m.Volume(
+        name=mount.name,
+        host_path=m.HostPathVolumeSource(path=mount.host_path or ""),
+    )
+
+
+def _step(spec: WorkflowSpec, name: str, args: list[str], **kwargs: Any) -> Container:
+    """One step template: the step program with ``args``, retried, with its pod settings."""
+    pod = spec.steps.get(name, StepPod())
+    # A template's nodeSelector/tolerations replace the workflow's, so a step that sets its own
+    # repeats the workflow-wide ones (the arch selector above all).
+    node_selector = {**spec.node_selector, **pod.node_selector} if pod.node_selector else None
+    tolerations = (
+        [_toleration(t) for t in (*spec.tolerations, *pod.tolerations)] if pod.tolerations else None
+    )
+    return Container(
+        name=name,
+        image=spec.image,
+        image_pull_policy=spec.image_pull_policy,
+        command=list(spec.step_command),
+        args=[name, *args],
+        env=[Env(name=k, value=v) for k, v in sorted(spec.env.items())] or None,
+        resources=_resources(pod),
+        volume_mounts=[
+            m.VolumeMount(name=v.name, mount_path=v.mount_path, read_only=v.read_only or None)
+            for v in spec.volumes
+        ]
+        or None,
+        node_selector=node_selector,
+        tolerations=tolerations,
+        retry_strategy=_retry_strategy(spec),
+        **kwargs,
+    )
+
+
+def build_workflow(spec: WorkflowSpec) -> Workflow:
+    """Return the Workflow that transcodes ``spec.source`` to ``spec.output``.
+
+    DAG: ``split`` plans the slices and emits them as its ``slices`` output parameter; ``encode``
+    fans out over that list (``{{item.index}}``); ``audio`` runs after ``split`` only when the
+    settings re-encode audio; ``merge`` waits for every encode (and audio) and writes its result
+    as the ``result`` output parameter. ``cleanup`` is the exit handler and always runs.
+    """
+    settings_ref = f"{{{{workflow.parameters.{SETTINGS_PARAMETER}}}}}"
+    common = ["--source", spec.source, "--work", spec.work_dir, "--settings", settings_ref]
+    slices_path = posixpath.join(spec.work_dir, SLICES_FILE)
+    result_path = posixpath.join(spec.work_dir, RESULT_FILE)
+    with Workflow(
+        name=spec.name,
+        namespace=spec.namespace,
+        entrypoint=ENTRYPOINT,
+        on_exit="cleanup",
+        arguments=[Parameter(name=SETTINGS_PARAMETER, value=spec.settings.to_json())],
+        labels={**spec.labels, JOB_ID_LABEL: spec.job_id},
+        annotations=dict(spec.annotations) or None,
+        service_account_name=spec.service_account,
+        node_selector=dict(spec.node_selector) or None,
+        tolerations=[_toleration(t) for t in spec.tolerations] or None,
+        volumes=[_volume(v) for v in spec.volumes] or None,
+        active_deadline_seconds=spec.active_deadline_seconds,
+        pod_gc=None if spec.pod_gc is None else m.PodGC(strategy=spec.pod_gc),
+        ttl_strategy=None
+        if spec.ttl_seconds_after_finished is None
+        else m.TTLStrategy(seconds_after_completion=spec.ttl_seconds_after_finished),
+    ) as workflow:
+        split = _step(
+            spec,
+            "split",
+            [*common, "--slices-out", slices_path],
+            outputs=[Parameter(name="slices", value_from=m.ValueFrom(path=slices_path))],
+        )
+        encode = _step(
+            spec,
+            "encode",
+            [*common, "--index", "{{inputs.parameters.index}}"],
+            inputs=[Parameter(name="index")],
+        )
+        audio = _step(spec, "audio", common) if spec.settings.audio is not None else None
+        merge = _step(
+            spec,
+            "merge",
+            [*common, "--output", spec.output, "--result-out", result_path],
+            outputs=[Parameter(name="result", value_from=m.ValueFrom(path=result_path))],
+        )
+        _step(spec, "cleanup", ["--work", spec.work_dir])
+        with DAG(name=ENTRYPOINT, parallelism=spec.parallelism):
+            split_task = split(name="split")
+            assert split_task is not None  # a template called in a DAG context returns its task
+            encode(
+                name="encode",
+                arguments={"index": "{{item.index}}"},
+                with_param=split_task.get_parameter("slices").value,
+                depends="split",
+            )
+            merge_depends = "encode"
+            if audio is not None:
+                audio(name="audio", depends="split")
+                merge_depends = "encode && audio"
+            merge(name="merge", depends=merge_depends)
+    return workflow
+
+
+def manifest(spec: WorkflowSpec) -> dict[str, Any]:
+    """Return the Workflow manifest as a plain dict (what ``submit`` takes)."""
+    result: dict[str, Any] = build_workflow(spec).to_dict()
+    return result
+
+
+def render_yaml(spec: WorkflowSpec) -> str:
+    """Return the Workflow manifest as YAML, for ``kubectl create -f`` and review."""
+    text: str = build_workflow(spec).to_yaml()
+    return text
