@@ -1,0 +1,504 @@
+"""clustercode's settings: one YAML config file, ``CLUSTERCODE_*`` environment variables, options.
+
+Precedence, highest first: explicit options (command-line flags, passed to :func:`load_settings`
+as keyword arguments), environment variables, the config file, built-in defaults.
+
+The config file is named by ``--config`` or ``CLUSTERCODE_CONFIG``; there is no implicit one.
+Its top level is a mapping of the field names below. Relative paths in the file are relative to
+the file's directory; relative paths from the environment or options are relative to the
+current directory; ``~`` is expanded everywhere. Example::
+
+    # /etc/clustercode.yaml
+    libraries: [/srv/media/movies, /srv/media/shows]
+    output: /srv/media/transcoded       # or: in_place: true
+    profiles_dir: /etc/clustercode/profiles
+    state_dir: /var/lib/clustercode     # history (embedded Redis) and work files
+    executor: local                     # or: argo
+    parallel: 8                         # slice encodes at once (local executor)
+    scan_interval: 600
+    argo:
+      url: https://argo.example.org:2746
+      namespace: media
+      token_file: /var/run/secrets/argo/token
+      node_selector: {kubernetes.io/arch: amd64}
+
+Environment variables carry the prefix ``CLUSTERCODE_`` and use ``__`` to reach into ``argo``:
+``CLUSTERCODE_PARALLEL=4``, ``CLUSTERCODE_ARGO__NAMESPACE=media``. ``CLUSTERCODE_LIBRARIES``
+takes a JSON list or paths separated by ``:``; ``CLUSTERCODE_MEDIA_EXTENSIONS`` takes a JSON list
+or names separated by commas.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import model_validator as _model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from clustercode import __version__
+from clustercode._yamlnodes import YamlProblem, compose, construct, entries
+from clustercode.errors import ConfigError
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_MEDIA_EXTENSIONS",
+    "ArgoSettings",
+    "Settings",
+    "default_state_dir",
+    "load_settings",
+]
+
+CONFIG_ENV = "CLUSTERCODE_CONFIG"
+"""Environment variable naming the config file when ``--config`` is not given."""
+
+DEFAULT_MEDIA_EXTENSIONS = frozenset(
+    {"mkv", "mp4", "m4v", "mov", "avi", "ts", "m2ts", "mts", "webm", "wmv", "flv", "mpg", "mpeg"}
+)
+
+_ENV_PREFIX = "CLUSTERCODE_"
+# The file's values reach the settings class through this variable: pydantic-settings builds its
+# sources per class, and a context variable keeps concurrent loads (tests, threads) apart.
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("_FILE_VALUES", default=None)
+
+
+def default_state_dir() -> Path:
+    """Return ``$XDG_STATE_HOME/clustercode``, else ``~/.local/state/clustercode``."""
+    base = os.environ.get("XDG_STATE_HOME")
+    root = Path(base) if base else Path.home() / ".local" / "state"
+    return root / "clustercode"
+
+
+class _FieldConflict(ConfigError):
+    """Fields that are valid alone but not together; raised past pydantic so the field stays."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ArgoSettings(BaseModel):
+    """How the Argo executor reaches argo-server and shapes the Workflows it submits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = Field(
+        None, description="argo-server base URL, e.g. https://argo.example.org:2746."
+    )
+    namespace: str = Field("argo", description="Namespace the Workflows are created in.")
+    token_file: Path | None = Field(
+        None, description="File holding the bearer token for argo-server (re-read on change)."
+    )
+    verify_tls: bool = Field(True, description="Verify argo-server's TLS certificate.")
+    service_account: str | None = Field(
+        None, description="Service account the Workflow pods run as (needs workflowtaskresults)."
+    )
+    image: str = Field(
+        f"clustercode:{__version__}", description="Container image with ffmpeg and the steps."
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        "IfNotPresent", description="Kubernetes imagePullPolicy of every step."
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="nodeSelector applied to every step's pod."
+    )
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Kubernetes tolerations applied to every step's pod."
+    )
+    resources: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Kubernetes resources per step name (split, encode, audio, merge, cleanup), "
+        "e.g. {encode: {requests: {cpu: '2', memory: 2Gi}}}.",
+    )
+    parallelism: int | None = Field(
+        None, ge=1, description="Most pods of one Workflow running at once (None: unlimited)."
+    )
+    active_deadline_seconds: int | None = Field(
+        None, ge=1, description="A Workflow running longer than this fails (None: no limit)."
+    )
+    pod_gc: Literal[
+        "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"
+    ] = Field("OnPodSuccess", description="Argo podGC strategy.")
+    ttl_seconds: int | None = Field(
+        86400, ge=0, description="Finished Workflows are deleted after this long (None: kept)."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything clustercode needs to know; see the module docstring for the file format."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=_ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    libraries: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Library roots to scan; read-only inputs, never written to "
+        "(unless in_place is true).",
+    )
+    output: Path | None = Field(
+        None,
+        description="Output root; each output mirrors its source's path below its library root. "
+        "Never scanned as input. Required unless in_place is true.",
+    )
+    in_place: bool = Field(
+        False,
+        description="Replace each source with its output after verification instead of writing "
+        "under an output root.",
+    )
+    profiles_dir: Path | None = Field(
+        None, description="Directory of named profiles (<name>.yaml); they override built-ins."
+    )
+    profile: str | None = Field(
+        None,
+        description="Profile for files no .clustercode.yaml chooses one for (default: h264).",
+    )
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        description="Persistent state: the embedded Redis data and the default work directory.",
+    )
+    work_dir: Path = Field(
+        None,  # type: ignore[assignment]  # filled from state_dir before validation
+        description="Scratch space for slices and plans (default: <state_dir>/work). "
+        "Never scanned as input.",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis to keep history in, e.g. redis://host:6379/0 (None: embedded)."
+    )
+    executor: Literal["local", "argo"] = Field(
+        "local", description="Where workflows run: this machine or Argo Workflows."
+    )
+    parallel: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Most slice encodes at once on this machine (local executor; default: CPUs).",
+    )
+    max_jobs: int = Field(1, ge=1, description="Most files transcoded at once.")
+    scan_interval: float = Field(
+        300.0, ge=0, description="Seconds between library scans (0: scan only when asked)."
+    )
+    settle_seconds: float = Field(
+        10.0, ge=0, description="A file is picked only once unmodified for this many seconds."
+    )
+    media_extensions: Annotated[frozenset[str], NoDecode] = Field(
+        DEFAULT_MEDIA_EXTENSIONS,
+        description="File extensions (without the dot, any case) the scanner considers media.",
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="A file failing this many times is parked until a user retries it."
+    )
+    slice_seconds: float | None = Field(
+        None, gt=0, description="Override every profile's slice length (seconds)."
+    )
+    listen: str = Field(
+        "127.0.0.1:50051",
+        description="gRPC listen address, host:port or unix:PATH. A non-loopback address needs "
+        "token or token_file unless allow_insecure_remote is true.",
+    )
+    token: SecretStr | None = Field(None, description="Bearer token clients must present.")
+    token_file: Path | None = Field(None, description="File holding the bearer token.")
+    allow_insecure_remote: bool = Field(
+        False, description="Allow listening on a non-loopback address without a token."
+    )
+    argo: ArgoSettings = Field(
+        default_factory=ArgoSettings,  # type: ignore[arg-type]  # all fields have defaults
+        description="Argo executor settings.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Options, then the environment, then the config file (no dotenv, no secrets dir)."""
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+
+    @_model_validator(mode="before")
+    @classmethod
+    def _default_work_dir(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("work_dir") is None:
+            state = data.get("state_dir") or default_state_dir()
+            data = {**data, "work_dir": Path(state) / "work"}
+        return data
+
+    @field_validator("libraries", mode="before")
+    @classmethod
+    def _split_libraries(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _split_env_list(value, os.pathsep)
+        return value
+
+    @field_validator("media_extensions", mode="before")
+    @classmethod
+    def _normalise_extensions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = _split_env_list(value, ",")
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(str(v).strip().lstrip(".").lower() for v in value if str(v).strip())
+        return value
+
+    @field_validator("libraries", mode="after")
+    @classmethod
+    def _absolute_libraries(cls, value: list[Path]) -> list[Path]:
+        return [_absolute(p) for p in value]
+
+    @field_validator("output", "profiles_dir", "state_dir", "work_dir", "token_file", mode="after")
+    @classmethod
+    def _absolute_path(cls, value: Path | None) -> Path | None:
+        return None if value is None else _absolute(value)
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        if value.startswith("unix:"):
+            return value
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port or unix:PATH, got {value!r}")
+        return value
+
+    @_model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.in_place and self.output is not None:
+            raise _FieldConflict("output", "set either output or in_place: true, not both")
+        if self.token is not None and self.token_file is not None:
+            raise _FieldConflict("token", "set either token or token_file, not both")
+        if self.output is not None:
+            for root in self.libraries:
+                if root == self.output or self.output in root.parents:
+                    raise _FieldConflict(
+                        "output",
+                        f"{self.output} contains library root {root}; the output root is never "
+                        "scanned, so put it beside or inside the library instead",
+                    )
+        secured = self.allow_insecure_remote or self.token or self.token_file
+        if not secured and not _is_loopback(self.listen):
+            raise _FieldConflict(
+                "listen",
+                f"{self.listen} is reachable from other machines; set token or token_file, "
+                "or allow_insecure_remote: true",
+            )
+        return self
+
+    def require_library(self) -> None:
+        """Check what scanning and transcoding need: a library root and an output root.
+
+        Raises:
+            ConfigError: no library root, or neither output nor in_place.
+        """
+        if not self.libraries:
+            raise _FieldConflict("libraries", "at least one library root is required")
+        if self.output is None and not self.in_place:
+            raise _FieldConflict("output", "required unless in_place is true")
+
+    def bearer_token(self) -> str | None:
+        """Return the token clients must present, reading ``token_file`` if that is set.
+
+        Raises:
+            ConfigError: the token file cannot be read or is empty.
+        """
+        if self.token is not None:
+            return self.token.get_secret_value()
+        if self.token_file is None:
+            return None
+        try:
+            text = self.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"token_file: cannot read {self.token_file}: {exc.strerror}") from exc
+        if not text:
+            raise ConfigError(f"token_file: {self.token_file} is empty")
+        return text
+
+    def excluded_dirs(self) -> list[Path]:
+        """Directories the scanner must never enter: the output root, work and state dirs."""
+        dirs = [self.work_dir, self.state_dir]
+        if self.output is not None:
+            dirs.insert(0, self.output)
+        return dirs
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Hands the already-parsed config file to pydantic-settings at the lowest precedence."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        # Unused: __call__ returns the whole mapping at once.
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get() or {})
+
+
+def _split_env_list(value: str, separator: str) -> list[str]:
+    text = value.strip()
+    if text.startswith("["):
+        import json
+
+        parsed = json.loads(text)
+        if isinstance(parsed, list):
+            return [str(v) for v in parsed]
+    return [part.strip() for part in text.split(separator) if part.strip()]
+
+
+def _absolute(path: Path) -> Path:
+    # Lexical normalisation: "lib/../out" must compare equal to "out" in the overlap checks.
+    return Path(os.path.normpath(path.expanduser().absolute()))
+
+
+def _is_loopback(listen: str) -> bool:
+    if listen.startswith("unix:"):
+        return True
+    host = listen.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_PATH_KEYS = frozenset({"output", "profiles_dir", "state_dir", "work_dir", "token_file"})
+
+
+def _read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """Parse the config file; return its values and the line of every (dotted) key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        root = compose(text)
+        if root is None:
+            return {}, {}
+        values: dict[str, Any] = {}
+        lines: dict[str, int] = {}
+        for entry in entries(root):
+            lines[entry.key] = entry.line
+            if entry.key == "argo":
+                nested: dict[str, Any] = {}
+                for sub in entries(entry.node, "argo"):
+                    lines[f"argo.{sub.key}"] = sub.line
+                    nested[sub.key] = construct(sub.node)
+                values["argo"] = nested
+            else:
+                values[entry.key] = construct(entry.node)
+    except YamlProblem as exc:
+        raise ConfigError(f"config {path} line {exc.line}: {exc.message}") from exc
+    base = path.parent
+    for key in _PATH_KEYS & values.keys():
+        if isinstance(values[key], str):
+            values[key] = _relative_to(base, values[key])
+    if isinstance(values.get("libraries"), list):
+        values["libraries"] = [
+            _relative_to(base, v) if isinstance(v, str) else v for v in values["libraries"]
+        ]
+    argo = values.get("argo")
+    if isinstance(argo, dict) and isinstance(argo.get("token_file"), str):
+        argo["token_file"] = _relative_to(base, argo["token_file"])
+    return values, lines
+
+
+def _relative_to(base: Path, text: str) -> str:
+    path = Path(text).expanduser()
+    return str(path if path.is_absolute() else base / path)
+
+
+def _env_name(field: str) -> str:
+    return _ENV_PREFIX + field.replace(".", "__").upper()
+
+
+def load_settings(
+    config_file: Path | None = None, *, require_library: bool = True, **overrides: Any
+) -> Settings:
+    """Load settings from the config file, the environment and explicit overrides.
+
+    Args:
+        config_file: the config file; ``None`` falls back to ``$CLUSTERCODE_CONFIG``, and
+            without either only the environment and defaults apply.
+        **overrides: field values from command-line options; they win over everything.
+            A value of ``None`` means "option not given" and is ignored.
+
+        require_library: also demand a library root and an output root (or in_place), as
+            scanning and transcoding do; pass ``False`` for commands such as ``history``.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or a value is invalid. The message says
+            where the value came from and names the field, e.g.
+            ``config /etc/cc.yaml line 3: parallel: Input should be a valid integer``.
+    """
+    if config_file is None and os.environ.get(CONFIG_ENV):
+        config_file = Path(os.environ[CONFIG_ENV])
+    file_values: dict[str, Any] = {}
+    file_lines: dict[str, int] = {}
+    if config_file is not None:
+        config_file = _absolute(config_file)
+        file_values, file_lines = _read_config_file(config_file)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    for key in given:
+        if key not in Settings.model_fields:
+            raise ConfigError(f"option {key}: unknown setting")
+
+    def where(field: str) -> str:
+        """Prefix naming the source of a field's value, and the field unless the source does."""
+        top = field.split(".", 1)[0].split("[", 1)[0]
+        if top in given:
+            return f"option {field}"
+        for env in (_env_name(field.split("[", 1)[0]), _env_name(top)):
+            if env in os.environ:
+                return f"environment {env}"
+        if config_file is None:
+            return f"settings: {field}"
+        for key in (field.split("[", 1)[0], top):
+            if key in file_lines:
+                return f"config {config_file} line {file_lines[key]}: {field}"
+        return f"config {config_file}: {field}"
+
+    token = _FILE_VALUES.set(file_values)
+    try:
+        settings = Settings(**given)
+        if require_library:
+            settings.require_library()
+        return settings
+    except _FieldConflict as exc:
+        raise ConfigError(f"{where(exc.field)}: {exc.message}") from None
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = _dotted(error["loc"])
+            if error["type"] == "extra_forbidden":
+                message = "unknown setting"
+            else:
+                message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where(field)}: {message}")
+        raise ConfigError("\n".join(problems)) from None
+    except ValueError as exc:  # pydantic-settings' own parse errors (e.g. bad JSON in env)
+        raise ConfigError(f"environment: {exc}") from None
+    finally:
+        _FILE_VALUES.reset(token)
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
