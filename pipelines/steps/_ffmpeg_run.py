@@ -1,0 +1,116 @@
+"""Run ffmpeg for a step: strict about errors, optionally reporting frames done."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from typing import IO
+
+from pipelines.ffmpeg import FFmpegNotFoundError, ffmpeg_path
+from pipelines.steps.errors import StepError
+
+logger = logging.getLogger(__name__)
+
+# "[h264 @ 0x55d0c...]" -> "[h264]": addresses differ per run and mean nothing to a user.
+_ADDRESS = re.compile(r" @ 0x[0-9a-f]+")
+_MAX_REASON = 300
+
+
+def ffmpeg() -> str:
+    """The ffmpeg binary, or a :class:`StepError` that says how to provide one."""
+    try:
+        return ffmpeg_path()
+    except FFmpegNotFoundError as exc:
+        raise StepError(str(exc)) from exc
+
+
+def summarize(stderr: str) -> str:
+    """The first meaningful line of ffmpeg's error output, fit for a one-line message."""
+    for line in stderr.splitlines():
+        line = _ADDRESS.sub("", line).strip()
+        if line:
+            return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 3] + "..."
+    return "no message"
+
+
+def run(
+    args: Sequence[str],
+    *,
+    what: str,
+    on_frames: Callable[[int], None] | None = None,
+    quiet_required: bool = True,
+) -> None:
+    """Run ``ffmpeg -nostdin -v error ARGS`` and demand a clean finish.
+
+    By default any output on stderr at ``-v error`` counts as failure, not only the exit code:
+    ffmpeg exits 0 on a truncated input ("File ended prematurely") and on frames it could only
+    conceal.
+
+    Args:
+        args: ffmpeg arguments after the global ``-nostdin -v error``.
+        what: what the run does, the start of the error message ("slice 3: encode").
+        on_frames: called with the number of frames written, every progress period (0.5 s).
+        quiet_required: fail on any error message. Off where messages are expected noise:
+            decoding an open-GOP source from a seek point reports the leading frames it cannot
+            decode (and then drops, being before the seek point), e.g. "mmco: unref short
+            failure"; there ``-xerror`` and the exit code decide.
+
+    Raises:
+        StepError: ffmpeg exited non-zero or reported an error.
+    """
+    command = [ffmpeg(), "-nostdin", "-hide_banner", "-v", "error"]
+    if on_frames is not None:
+        command += ["-progress", "pipe:1", "-nostats"]
+    command += list(args)
+    logger.debug("running %s", command)
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if on_frames is not None else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+    except OSError as exc:
+        raise StepError(f"{what}: cannot start ffmpeg: {exc}") from exc
+    errors: list[str] = []
+    assert process.stderr is not None
+    reader = threading.Thread(target=_collect, args=(process.stderr, errors), daemon=True)
+    reader.start()
+    try:
+        if on_frames is not None:
+            assert process.stdout is not None
+            _follow_progress(process.stdout, on_frames)
+        code = process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join()
+    stderr = "".join(errors)
+    if stderr.strip() and code == 0 and not quiet_required:
+        logger.info("%s: ffmpeg reported (not fatal): %s", what, summarize(stderr))
+    elif code != 0 or stderr.strip():
+        reason = summarize(stderr) if stderr.strip() else f"ffmpeg exited with status {code}"
+        raise StepError(f"{what}: {reason}")
+
+
+def _collect(stream: IO[str], into: list[str]) -> None:
+    # Keep the start (the first error is the cause) and cap memory on a flood of messages.
+    for line in stream:
+        if len(into) < 200:
+            into.append(line)
+
+
+def _follow_progress(stream: IO[str], on_frames: Callable[[int], None]) -> None:
+    frame = 0
+    for line in stream:
+        key, _, value = line.strip().partition("=")
+        if key == "frame" and value.isdigit():
+            frame = int(value)
+        elif key == "progress":
+            on_frames(frame)
