@@ -60,6 +60,8 @@ def compose(text: str) -> yaml.Node | None:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else 1
         problem = exc.problem or exc.context or "invalid YAML"
+        if "<block" in problem:  # PyYAML's words for an indentation mistake
+            problem = "indentation does not match the lines above"
         raise YamlProblem(line, f"YAML syntax error: {problem}") from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(1, f"YAML syntax error: {exc}") from exc
