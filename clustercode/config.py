@@ -93,21 +93,24 @@ class ArgoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str | None = Field(
-        None, description="argo-server base URL, e.g. https://argo.example.org:2746."
+        default=None, description="argo-server base URL, e.g. https://argo.example.org:2746."
     )
-    namespace: str = Field("argo", description="Namespace the Workflows are created in.")
+    namespace: str = Field(default="argo", description="Namespace the Workflows are created in.")
     token_file: Path | None = Field(
-        None, description="File holding the bearer token for argo-server (re-read on change)."
+        default=None,
+        description="File holding the bearer token for argo-server (re-read on change).",
     )
-    verify_tls: bool = Field(True, description="Verify argo-server's TLS certificate.")
+    verify_tls: bool = Field(default=True, description="Verify argo-server's TLS certificate.")
     service_account: str | None = Field(
-        None, description="Service account the Workflow pods run as (needs workflowtaskresults)."
+        default=None,
+        description="Service account the Workflow pods run as (needs workflowtaskresults).",
     )
     image: str = Field(
-        f"clustercode:{__version__}", description="Container image with ffmpeg and the steps."
+        default=f"clustercode:{__version__}",
+        description="Container image with ffmpeg and the steps.",
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
-        "IfNotPresent", description="Kubernetes imagePullPolicy of every step."
+        default="IfNotPresent", description="Kubernetes imagePullPolicy of every step."
     )
     node_selector: dict[str, str] = Field(
         default_factory=dict, description="nodeSelector applied to every step's pod."
@@ -121,16 +124,22 @@ class ArgoSettings(BaseModel):
         "e.g. {encode: {requests: {cpu: '2', memory: 2Gi}}}.",
     )
     parallelism: int | None = Field(
-        None, ge=1, description="Most pods of one Workflow running at once (None: unlimited)."
+        default=None,
+        ge=1,
+        description="Most pods of one Workflow running at once (None: unlimited).",
     )
     active_deadline_seconds: int | None = Field(
-        None, ge=1, description="A Workflow running longer than this fails (None: no limit)."
+        default=None,
+        ge=1,
+        description="A Workflow running longer than this fails (None: no limit).",
     )
     pod_gc: Literal[
         "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"
-    ] = Field("OnPodSuccess", description="Argo podGC strategy.")
+    ] = Field(default="OnPodSuccess", description="Argo podGC strategy.")
     ttl_seconds: int | None = Field(
-        86400, ge=0, description="Finished Workflows are deleted after this long (None: kept)."
+        default=86400,
+        ge=0,
+        description="Finished Workflows are deleted after this long (None: kept).",
     )
 
 
@@ -151,20 +160,21 @@ class Settings(BaseSettings):
         "(unless in_place is true).",
     )
     output: Path | None = Field(
-        None,
+        default=None,
         description="Output root; each output mirrors its source's path below its library root. "
         "Never scanned as input. Required unless in_place is true.",
     )
     in_place: bool = Field(
-        False,
+        default=False,
         description="Replace each source with its output after verification instead of writing "
         "under an output root.",
     )
     profiles_dir: Path | None = Field(
-        None, description="Directory of named profiles (<name>.yaml); they override built-ins."
+        default=None,
+        description="Directory of named profiles (<name>.yaml); they override built-ins.",
     )
     profile: str | None = Field(
-        None,
+        default=None,
         description="Profile for files no .clustercode.yaml chooses one for (default: h264).",
     )
     state_dir: Path = Field(
@@ -172,50 +182,55 @@ class Settings(BaseSettings):
         description="Persistent state: the embedded Redis data and the default work directory.",
     )
     work_dir: Path = Field(
-        None,  # type: ignore[assignment]  # filled from state_dir before validation
+        default=None,  # type: ignore[assignment]  # filled from state_dir before validation
         description="Scratch space for slices and plans (default: <state_dir>/work). "
         "Never scanned as input.",
     )
     redis_url: str | None = Field(
-        None, description="Redis to keep history in, e.g. redis://host:6379/0 (None: embedded)."
+        default=None,
+        description="Redis to keep history in, e.g. redis://host:6379/0 (None: embedded).",
     )
     executor: Literal["local", "argo"] = Field(
-        "local", description="Where workflows run: this machine or Argo Workflows."
+        default="local", description="Where workflows run: this machine or Argo Workflows."
     )
     parallel: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
         description="Most slice encodes at once on this machine (local executor; default: CPUs).",
     )
-    max_jobs: int = Field(1, ge=1, description="Most files transcoded at once.")
+    max_jobs: int = Field(default=1, ge=1, description="Most files transcoded at once.")
     scan_interval: float = Field(
-        300.0, ge=0, description="Seconds between library scans (0: scan only when asked)."
+        default=300.0, ge=0, description="Seconds between library scans (0: scan only when asked)."
     )
     settle_seconds: float = Field(
-        10.0, ge=0, description="A file is picked only once unmodified for this many seconds."
+        default=10.0,
+        ge=0,
+        description="A file is picked only once unmodified for this many seconds.",
     )
     media_extensions: Annotated[frozenset[str], NoDecode] = Field(
-        DEFAULT_MEDIA_EXTENSIONS,
+        default=DEFAULT_MEDIA_EXTENSIONS,
         description="File extensions (without the dot, any case) the scanner considers media.",
     )
     max_attempts: int = Field(
-        3, ge=1, description="A file failing this many times is parked until a user retries it."
+        default=3,
+        ge=1,
+        description="A file failing this many times is parked until a user retries it.",
     )
     slice_seconds: float | None = Field(
-        None, gt=0, description="Override every profile's slice length (seconds)."
+        default=None, gt=0, description="Override every profile's slice length (seconds)."
     )
     listen: str = Field(
-        "127.0.0.1:50051",
+        default="127.0.0.1:50051",
         description="gRPC listen address, host:port or unix:PATH. A non-loopback address needs "
         "token or token_file unless allow_insecure_remote is true.",
     )
-    token: SecretStr | None = Field(None, description="Bearer token clients must present.")
-    token_file: Path | None = Field(None, description="File holding the bearer token.")
+    token: SecretStr | None = Field(default=None, description="Bearer token clients must present.")
+    token_file: Path | None = Field(default=None, description="File holding the bearer token.")
     allow_insecure_remote: bool = Field(
-        False, description="Allow listening on a non-loopback address without a token."
+        default=False, description="Allow listening on a non-loopback address without a token."
     )
     argo: ArgoSettings = Field(
-        default_factory=ArgoSettings,  # type: ignore[arg-type]  # all fields have defaults
+        default_factory=ArgoSettings,
         description="Argo executor settings.",
     )
 
