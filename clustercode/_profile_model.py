@@ -257,14 +257,17 @@ class Resolution:
         """
         if self.ignored is not None:
             return f"ignored by {self.ignored}"
-        rel = os.path.relpath(self.path, self.library_root).replace(os.sep, "/").lower()
-        name = rel.rpartition("/")[2]
         profile = self.profile
-        if profile.include and not any(_matches(p, name, rel) for p in profile.include):
-            return f"name matches no include pattern ({', '.join(profile.include)})"
-        for pattern in profile.exclude:
-            if _matches(pattern, name, rel):
-                return f"name matches exclude pattern {pattern!r}"
+        if profile.include or profile.exclude:
+            # resolve() guarantees path is below library_root, so slicing gives the relative path.
+            root = os.fspath(self.library_root).rstrip(os.sep)
+            rel = os.fspath(self.path)[len(root) + 1 :].replace(os.sep, "/").lower()
+            name = rel.rpartition("/")[2]
+            if profile.include and not any(_matches(p, name, rel) for p in profile.include):
+                return f"name matches no include pattern ({', '.join(profile.include)})"
+            for pattern in profile.exclude:
+                if _matches(pattern, name, rel):
+                    return f"name matches exclude pattern {pattern!r}"
         return None if size is None else _size_reason(profile.skip, size)
 
     def output_path(self, output_root: Path) -> Path:

@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic import model_validator as _model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -45,17 +45,19 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from clustercode import __version__
-from clustercode._yamlnodes import YamlProblem, compose, construct, entries
+from clustercode._argo_settings import ArgoSettings
+from clustercode._config_file import FILE_VALUES, ConfigFileSource, read_config_file
 from clustercode.errors import ConfigError
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_MEDIA_EXTENSIONS",
     "ArgoSettings",
+    "SettingDoc",
     "Settings",
     "default_state_dir",
     "load_settings",
+    "settings_reference",
 ]
 
 CONFIG_ENV = "CLUSTERCODE_CONFIG"
@@ -66,9 +68,6 @@ DEFAULT_MEDIA_EXTENSIONS = frozenset(
 )
 
 _ENV_PREFIX = "CLUSTERCODE_"
-# The file's values reach the settings class through this variable: pydantic-settings builds its
-# sources per class, and a context variable keeps concurrent loads (tests, threads) apart.
-_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("_FILE_VALUES", default=None)
 
 
 def default_state_dir() -> Path:
@@ -85,62 +84,6 @@ class _FieldConflict(ConfigError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-
-
-class ArgoSettings(BaseModel):
-    """How the Argo executor reaches argo-server and shapes the Workflows it submits."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: str | None = Field(
-        default=None, description="argo-server base URL, e.g. https://argo.example.org:2746."
-    )
-    namespace: str = Field(default="argo", description="Namespace the Workflows are created in.")
-    token_file: Path | None = Field(
-        default=None,
-        description="File holding the bearer token for argo-server (re-read on change).",
-    )
-    verify_tls: bool = Field(default=True, description="Verify argo-server's TLS certificate.")
-    service_account: str | None = Field(
-        default=None,
-        description="Service account the Workflow pods run as (needs workflowtaskresults).",
-    )
-    image: str = Field(
-        default=f"clustercode:{__version__}",
-        description="Container image with ffmpeg and the steps.",
-    )
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
-        default="IfNotPresent", description="Kubernetes imagePullPolicy of every step."
-    )
-    node_selector: dict[str, str] = Field(
-        default_factory=dict, description="nodeSelector applied to every step's pod."
-    )
-    tolerations: list[dict[str, Any]] = Field(
-        default_factory=list, description="Kubernetes tolerations applied to every step's pod."
-    )
-    resources: dict[str, dict[str, Any]] = Field(
-        default_factory=dict,
-        description="Kubernetes resources per step name (split, encode, audio, merge, cleanup), "
-        "e.g. {encode: {requests: {cpu: '2', memory: 2Gi}}}.",
-    )
-    parallelism: int | None = Field(
-        default=None,
-        ge=1,
-        description="Most pods of one Workflow running at once (None: unlimited).",
-    )
-    active_deadline_seconds: int | None = Field(
-        default=None,
-        ge=1,
-        description="A Workflow running longer than this fails (None: no limit).",
-    )
-    pod_gc: Literal[
-        "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"
-    ] = Field(default="OnPodSuccess", description="Argo podGC strategy.")
-    ttl_seconds: int | None = Field(
-        default=86400,
-        ge=0,
-        description="Finished Workflows are deleted after this long (None: kept).",
-    )
 
 
 class Settings(BaseSettings):
@@ -244,7 +187,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Options, then the environment, then the config file (no dotenv, no secrets dir)."""
-        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+        return (init_settings, env_settings, ConfigFileSource(settings_cls))
 
     @_model_validator(mode="before")
     @classmethod
@@ -350,17 +293,6 @@ class Settings(BaseSettings):
         return dirs
 
 
-class _ConfigFileSource(PydanticBaseSettingsSource):
-    """Hands the already-parsed config file to pydantic-settings at the lowest precedence."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        # Unused: __call__ returns the whole mapping at once.
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_FILE_VALUES.get() or {})
-
-
 def _split_env_list(value: str, separator: str) -> list[str]:
     text = value.strip()
     if text.startswith("["):
@@ -387,52 +319,6 @@ def _is_loopback(listen: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-_PATH_KEYS = frozenset({"output", "profiles_dir", "state_dir", "work_dir", "token_file"})
-
-
-def _read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """Parse the config file; return its values and the line of every (dotted) key."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"config {path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        root = compose(text)
-        if root is None:
-            return {}, {}
-        values: dict[str, Any] = {}
-        lines: dict[str, int] = {}
-        for entry in entries(root):
-            lines[entry.key] = entry.line
-            if entry.key == "argo":
-                nested: dict[str, Any] = {}
-                for sub in entries(entry.node, "argo"):
-                    lines[f"argo.{sub.key}"] = sub.line
-                    nested[sub.key] = construct(sub.node)
-                values["argo"] = nested
-            else:
-                values[entry.key] = construct(entry.node)
-    except YamlProblem as exc:
-        raise ConfigError(f"config {path} line {exc.line}: {exc.message}") from exc
-    base = path.parent
-    for key in _PATH_KEYS & values.keys():
-        if isinstance(values[key], str):
-            values[key] = _relative_to(base, values[key])
-    if isinstance(values.get("libraries"), list):
-        values["libraries"] = [
-            _relative_to(base, v) if isinstance(v, str) else v for v in values["libraries"]
-        ]
-    argo = values.get("argo")
-    if isinstance(argo, dict) and isinstance(argo.get("token_file"), str):
-        argo["token_file"] = _relative_to(base, argo["token_file"])
-    return values, lines
-
-
-def _relative_to(base: Path, text: str) -> str:
-    path = Path(text).expanduser()
-    return str(path if path.is_absolute() else base / path)
 
 
 def _env_name(field: str) -> str:
@@ -467,7 +353,7 @@ def load_settings(
     file_lines: dict[str, int] = {}
     if config_file is not None:
         config_file = _absolute(config_file)
-        file_values, file_lines = _read_config_file(config_file)
+        file_values, file_lines = read_config_file(config_file)
     given = {k: v for k, v in overrides.items() if v is not None}
     for key in given:
         if key not in Settings.model_fields:
@@ -488,7 +374,7 @@ def load_settings(
                 return f"config {config_file} line {file_lines[key]}: {field}"
         return f"config {config_file}: {field}"
 
-    token = _FILE_VALUES.set(file_values)
+    token = FILE_VALUES.set(file_values)
     try:
         settings = Settings(**given)
         if require_library:
@@ -509,7 +395,7 @@ def load_settings(
     except ValueError as exc:  # pydantic-settings' own parse errors (e.g. bad JSON in env)
         raise ConfigError(f"environment: {exc}") from None
     finally:
-        _FILE_VALUES.reset(token)
+        FILE_VALUES.reset(token)
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
@@ -517,3 +403,49 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingDoc:
+    """One setting, documented: for ``clustercode config --help`` and the README.
+
+    Attributes:
+        name: the key in the config file (dotted below ``argo``).
+        env: the environment variable that sets it.
+        default: the default, rendered as text.
+        description: what it does.
+    """
+
+    name: str
+    env: str
+    default: str
+    description: str
+
+
+def settings_reference() -> list[SettingDoc]:
+    """Every setting in file order with its environment variable, default and description."""
+    docs: list[SettingDoc] = []
+    models: list[tuple[str, type[BaseModel]]] = [("", Settings), ("argo.", ArgoSettings)]
+    for prefix, model in models:
+        for name, info in model.model_fields.items():
+            if name == "argo":
+                continue
+            if info.default_factory is not None:
+                default: Any = info.default_factory()  # type: ignore[call-arg]
+            else:
+                default = info.default
+            if name == "work_dir":
+                default = "<state_dir>/work"
+            elif isinstance(default, frozenset):
+                default = ", ".join(sorted(default))
+            elif isinstance(default, bool):
+                default = str(default).lower()
+            docs.append(
+                SettingDoc(
+                    name=prefix + name,
+                    env=_env_name(prefix + name),
+                    default="none" if default is None else str(default),
+                    description=info.description or "",
+                )
+            )
+    return docs

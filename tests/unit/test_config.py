@@ -13,6 +13,7 @@ from clustercode.config import (
     Settings,
     default_state_dir,
     load_settings,
+    settings_reference,
 )
 from clustercode.errors import ConfigError
 
@@ -220,3 +221,15 @@ def test_messages_name_the_environment_variable_or_option(
 def test_settings_class_is_usable_directly() -> None:
     settings = Settings(libraries=[Path("/lib")], output=Path("/out"))
     assert settings.excluded_dirs()[0] == Path("/out")
+
+
+def test_every_setting_is_documented() -> None:
+    docs = {doc.name: doc for doc in settings_reference()}
+    assert len(docs) == len(Settings.model_fields) - 1 + len(ArgoSettings.model_fields)
+    assert all(doc.description for doc in docs.values())
+    assert docs["parallel"].env == "CLUSTERCODE_PARALLEL"
+    assert docs["argo.namespace"].env == "CLUSTERCODE_ARGO__NAMESPACE"
+    assert docs["argo.namespace"].default == "argo"
+    assert docs["in_place"].default == "false"
+    assert docs["work_dir"].default == "<state_dir>/work"
+    assert docs["media_extensions"].default.startswith("avi, flv, m2ts")
