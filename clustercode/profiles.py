@@ -95,7 +95,8 @@ class ProfileSet:
     """The named profiles (built-in and the user's) and the cascade resolver.
 
     Load once at startup, and again to pick up edits of named profiles; cascade files are
-    re-read by themselves (within ``cache_seconds``).
+    re-read by themselves (within ``cache_seconds``). ``resolve`` may be called from several
+    threads: the caches are plain dictionaries, so a race costs at most a repeated parse.
     """
 
     def __init__(
