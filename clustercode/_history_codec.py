@@ -41,6 +41,16 @@ def decode_job(raw: str, job_id: str) -> Job:
         ) from None
 
 
+def index_entry(job: Job) -> str:
+    """Return the fingerprint index value of a job: ``"{id} {state}"``."""
+    return f"{job.id} {job.state.value}"
+
+
+def index_entry_id(entry: str) -> str:
+    """Return the job id of a fingerprint index value."""
+    return entry.partition(" ")[0]
+
+
 def encode_slice(progress: SliceProgress) -> str:
     """Return the stored JSON of a slice."""
     return _SLICE.dump_json(progress).decode()
@@ -174,4 +184,38 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 if ARGV[3] ~= '1' then return '' end
 return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'slice',
   'job_id', ARGV[5], 'job', job, 'slice', ARGV[2], 'time', ARGV[6])
+"""
+
+FIND_SCRIPT = """
+-- Fingerprint index values of many (fingerprint, profile hash) pairs, in one string.
+-- KEYS[i] fingerprint hash; ARGV[i] profile hash. Returns the values joined by newlines ('' for
+-- a pair without a job): one bulk reply parses much faster than thousands of small ones.
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('HGET', KEYS[i], ARGV[i]) or ''
+end
+return table.concat(out, '\\n')
+"""
+
+FIND_JOBS_SCRIPT = """
+-- Job records of many (fingerprint, profile hash) pairs, joined by newlines ('' where none;
+-- stored JSON never holds a raw newline). KEYS[i] fingerprint hash; ARGV[1] job key prefix;
+-- ARGV[i + 1] profile hash.
+local out = {}
+for i = 1, #KEYS do
+  local entry = redis.call('HGET', KEYS[i], ARGV[i + 1])
+  local raw = entry and redis.call('GET', ARGV[1] .. string.match(entry, '^%S+'))
+  out[i] = raw or ''
+end
+return table.concat(out, '\\n')
+"""
+
+FILES_SCRIPT = """
+-- Values of many fields of one hash joined by newlines ('' where absent). KEYS[1] the hash;
+-- ARGV the fields.
+local values = redis.call('HMGET', KEYS[1], unpack(ARGV))
+for i = 1, #values do
+  if not values[i] then values[i] = '' end
+end
+return table.concat(values, '\\n')
 """

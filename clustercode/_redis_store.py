@@ -10,7 +10,13 @@ from typing import Concatenate, ParamSpec, TypeVar, overload
 from redis.asyncio.client import Pipeline
 
 from clustercode import keys
-from clustercode._history_codec import PAGE_SCRIPT, SLICE_SCRIPT
+from clustercode._history_codec import (
+    FILES_SCRIPT,
+    FIND_JOBS_SCRIPT,
+    FIND_SCRIPT,
+    PAGE_SCRIPT,
+    SLICE_SCRIPT,
+)
 from clustercode.redisconn import REDIS_ERRORS, RedisHandle, unavailable
 
 BATCH = 5000
@@ -48,6 +54,9 @@ class RedisStore:
         self._clock = clock
         self._page_script = self._client.register_script(PAGE_SCRIPT)
         self._slice_script = self._client.register_script(SLICE_SCRIPT)
+        self._find_script = self._client.register_script(FIND_SCRIPT)
+        self._find_jobs_script = self._client.register_script(FIND_JOBS_SCRIPT)
+        self._files_script = self._client.register_script(FILES_SCRIPT)
 
 
 def translated(

@@ -20,15 +20,21 @@ import redis.exceptions
 from redis.asyncio.client import Pipeline
 
 from clustercode import keys
-from clustercode._history_codec import decode_job, encode_job, encode_slice
+from clustercode._history_codec import (
+    decode_job,
+    encode_job,
+    encode_slice,
+    index_entry,
+    index_entry_id,
+)
 from clustercode._redis_store import multi, text, translated
 from clustercode.errors import FailedPreconditionError, NotFoundError, UnavailableError
 from clustercode.filecache import FileCache, FileRecord
 from clustercode.job_events import EventLog
-from clustercode.job_queries import JobQueries
+from clustercode.job_queries import JobQueries, JobRef
 from clustercode.models import Job, JobState, SliceProgress
 
-__all__ = ["FINISHED_STATES", "FileRecord", "History"]
+__all__ = ["FINISHED_STATES", "FileRecord", "History", "JobRef"]
 
 FINISHED_STATES = frozenset(
     {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PARKED}
@@ -80,7 +86,8 @@ class History(JobQueries, EventLog, FileCache):
         async def body(pipe: Pipeline) -> Job:
             if await pipe.exists(job_key):
                 raise FailedPreconditionError(f"job {job.id} already exists")
-            other_id = text(await pipe.hget(fp_key, job.profile_hash))
+            entry = text(await pipe.hget(fp_key, job.profile_hash))
+            other_id = index_entry_id(entry) if entry else ""
             if other_id and (raw := text(await pipe.get(keys.job(other_id)))):
                 other = decode_job(raw, other_id)
                 raise FailedPreconditionError(
@@ -93,7 +100,7 @@ class History(JobQueries, EventLog, FileCache):
             pipe.zadd(keys.state(job.state), {job.id: _score(job, now)})
             if job.state in FINISHED_STATES:
                 pipe.zadd(keys.HISTORY, {job.id: _score(job, now)})
-            pipe.hset(fp_key, job.profile_hash, job.id)
+            pipe.hset(fp_key, job.profile_hash, index_entry(job))
             self._emit(pipe, "state", job, now)
             return job
 
@@ -192,14 +199,14 @@ class History(JobQueries, EventLog, FileCache):
                 raise FailedPreconditionError(f"job {job_id} is running: cancel it first")
             fp_key = keys.fingerprint(job.fingerprint)
             await pipe.watch(fp_key)
-            indexed = text(await pipe.hget(fp_key, job.profile_hash))
+            entry = text(await pipe.hget(fp_key, job.profile_hash))
             multi(pipe)
             pipe.delete(*keys.job_keys(job_id))
             for each in JobState:  # every state set: also repairs a stray membership
                 pipe.zrem(keys.state(each), job_id)
             pipe.zrem(keys.JOBS, job_id)
             pipe.zrem(keys.HISTORY, job_id)
-            if indexed == job_id:
+            if entry and index_entry_id(entry) == job_id:
                 pipe.hdel(fp_key, job.profile_hash)
             self._emit(pipe, "deleted", job, now)
             return job
@@ -278,6 +285,9 @@ class History(JobQueries, EventLog, FileCache):
                 pipe.zadd(keys.HISTORY, {job_id: _score(new, when)})
             else:
                 pipe.zrem(keys.HISTORY, job_id)
+            if new.state is not old.state:
+                # While a job exists its index entry is its own (create_job refuses otherwise).
+                pipe.hset(keys.fingerprint(new.fingerprint), new.profile_hash, index_entry(new))
             if kind:
                 extra = {"from": old.state.value} if kind == "state" else None
                 self._emit(pipe, kind, new, when, extra=extra)

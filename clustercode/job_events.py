@@ -7,7 +7,6 @@ remembers the last id it saw resumes after it and misses nothing that is still r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -85,7 +84,6 @@ class EventLog(RedisStore):
             for event in batch:
                 position = event.id
                 yield event
-            await asyncio.sleep(0)
 
     def _emit(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio.client import Pipeline
@@ -14,6 +15,7 @@ from clustercode._history_codec import (
     decode_page_token,
     decode_slice,
     encode_page_token,
+    index_entry_id,
 )
 from clustercode._redis_store import RedisStore, chunks, text, translated
 from clustercode.errors import ClustercodeError, InvalidArgumentError, NotFoundError
@@ -26,6 +28,19 @@ DEFAULT_PAGE_SIZE = 100
 
 MAX_PAGE_SIZE = 1000
 """Larger page sizes are reduced to this."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRef:
+    """A job as the fingerprint index knows it.
+
+    Attributes:
+        id: the job's id.
+        state: the job's state.
+    """
+
+    id: str
+    state: JobState
 
 
 class JobQueries(RedisStore):
@@ -60,31 +75,51 @@ class JobQueries(RedisStore):
         return (await self.find_jobs([pair])).get(pair)
 
     @translated
+    async def find_refs(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], JobRef]:
+        """Return the id and state of the jobs of many (fingerprint, profile hash) pairs.
+
+        Pairs without a job are absent. Reads the fingerprint index only: one round trip per
+        :data:`BATCH` pairs, about 0.5 s for 100,000 pairs; what a scan needs to decide.
+        """
+        found: dict[tuple[str, str], JobRef] = {}
+        for chunk in chunks(list(dict.fromkeys(pairs))):
+            reply = await self._find_script(
+                keys=[keys.fingerprint(fingerprint) for fingerprint, _ in chunk],
+                args=[profile_hash for _, profile_hash in chunk],
+            )
+            for pair, entry in zip(chunk, text(reply).split("\n"), strict=True):
+                job_id, _, state = entry.partition(" ")
+                if job_id:
+                    found[pair] = JobRef(id=job_id, state=JobState(state))
+        return found
+
+    @translated
     async def find_jobs(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Job]:
         """Return the jobs of many (fingerprint, profile hash) pairs; pairs without one are absent.
 
-        Two pipelined round trips per :data:`BATCH` pairs (about 0.1 s for 100,000 pairs).
+        One round trip per :data:`BATCH` pairs (about 1.5 s for 100,000 pairs, mostly decoding
+        the records; :meth:`find_refs` is three times faster when id and state are enough).
         """
         found: dict[tuple[str, str], Job] = {}
         for chunk in chunks(list(dict.fromkeys(pairs))):
-            async with self._client.pipeline(transaction=False) as pipe:
-                for fingerprint, profile_hash in chunk:
-                    pipe.hget(keys.fingerprint(fingerprint), profile_hash)
-                ids: list[bytes | str | None] = await pipe.execute()
-            hits = [(pair, text(job_id)) for pair, job_id in zip(chunk, ids, strict=True) if job_id]
-            if not hits:
-                continue
-            raws = await self._client.mget([keys.job(job_id) for _, job_id in hits])
-            for (pair, job_id), raw in zip(hits, raws, strict=True):
-                if raw:
-                    found[pair] = decode_job(text(raw), job_id)
+            reply = await self._find_jobs_script(
+                keys=[keys.fingerprint(fingerprint) for fingerprint, _ in chunk],
+                args=[keys.job(""), *(profile_hash for _, profile_hash in chunk)],
+            )
+            for pair, raw in zip(chunk, text(reply).split("\n"), strict=True):
+                if not raw:
+                    continue
+                try:
+                    found[pair] = decode_job(raw, "of fingerprint " + pair[0])
+                except ClustercodeError as exc:
+                    logger.warning("%s", exc)
         return found
 
     @translated
     async def find_by_fingerprint(self, fingerprint: str) -> list[Job]:
         """Return the jobs of one file content under any profile (e.g. to delete by path)."""
-        ids = await self._client.hvals(keys.fingerprint(fingerprint))
-        return await self.get_jobs(sorted(text(job_id) for job_id in ids))
+        entries = await self._client.hvals(keys.fingerprint(fingerprint))
+        return await self.get_jobs(sorted(index_entry_id(text(entry)) for entry in entries))
 
     @translated
     async def list_jobs(

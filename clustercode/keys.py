@@ -16,8 +16,10 @@ Layout:
         sorted set of the finished job ids (succeeded, failed, cancelled, parked) scored by
         ``finished_at``.
     ``clustercode:fp:{fingerprint}``
-        hash: profile hash -> job id. A file's content under one profile maps to at most one job,
-        so a renamed file is recognised and a finished file is never redone.
+        hash: profile hash -> ``"{job_id} {state}"``. A file's content under one profile maps to
+        at most one job, so a renamed file is recognised and a finished file is never redone.
+        The state is kept here too (written in the same transaction as the record) so that a
+        scan of 100,000 files learns every decision from this index alone.
     ``clustercode:files``
         hash: absolute path -> JSON ``{size, mtime_ns, ino, fingerprint}``. The scanner re-hashes
         a file only when its size, mtime or inode changed.

