@@ -28,6 +28,8 @@ StreamKind = Literal["video", "audio", "subtitle", "attachment", "data"]
 
 # The demuxer messages that mean the file itself is damaged, not merely unusual.
 _DAMAGE_LEVEL = av.logging.ERROR
+# libavformat's AVFMT_TS_DISCONT format flag.
+_TS_DISCONT = 0x0200
 
 
 class ProbeError(Exception):
@@ -88,12 +90,17 @@ class VideoTimeline:
         pts: presentation timestamps in time-base units, sorted (presentation order).
         last_duration: duration of the last frame in time-base units (from its packet, else the
             interval before it).
+        keyframes: pts of the packets flagged keyframe, sorted.
+        keyframe_dts: decode timestamp of each of those keyframes (its pts when the container
+            stores none), same order.
     """
 
     stream_index: int
     time_base: str
     pts: tuple[int, ...]
     last_duration: int
+    keyframes: tuple[int, ...] = ()
+    keyframe_dts: tuple[int, ...] = ()
 
     @property
     def frames(self) -> int:
@@ -122,6 +129,9 @@ class MediaInfo:
         start_time: ``format.start_time`` in seconds (0 when unknown).
         duration: the container's declared duration in seconds, ``None`` when unknown.
         size: file size in bytes.
+        discontinuous: the format may have timestamp discontinuities and has no seek index
+            (MPEG-TS, MPEG-PS: ``AVFMT_TS_DISCONT``); seeking there lands on any packet near
+            the target by dts, not on a keyframe.
         streams: every stream, in file order.
         chapters: number of chapters.
         tags: global metadata.
@@ -133,6 +143,7 @@ class MediaInfo:
     duration: float | None
     size: int
     streams: tuple[StreamInfo, ...]
+    discontinuous: bool = False
     chapters: int = 0
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -274,6 +285,7 @@ def _describe(
     }
     video_pts: list[int] = []
     video_durations: dict[int, int] = {}
+    keyframes: list[tuple[int, int]] = []
     corrupt: list[str] = []
     timed = [s for s in container.streams if kinds[s.index] != "attachment"]
     try:
@@ -291,6 +303,9 @@ def _describe(
                         "remux the file (ffmpeg -fflags +genpts -c copy) and try again"
                     )
                 video_pts.append(packet.pts)
+                if packet.is_keyframe:
+                    dts = packet.pts if packet.dts is None else packet.dts
+                    keyframes.append((packet.pts, dts))
                 if packet.duration:
                     video_durations[packet.pts] = packet.duration
     except av.FFmpegError as exc:
@@ -299,6 +314,7 @@ def _describe(
     streams = tuple(
         _stream_info(s, kinds[s.index], dispositions[s.index], stats[s.index])
         for s in container.streams
+        if not _is_chapter_track(s, kinds[s.index], stats[s.index])
     )
     start = container.start_time
     info = MediaInfo(
@@ -308,13 +324,20 @@ def _describe(
         duration=None if container.duration is None else container.duration / av.time_base,
         size=size,
         streams=streams,
+        discontinuous=bool(container.format.flags & _TS_DISCONT),
         chapters=len(container.chapters()),
         tags=dict(container.metadata),
     )
     timeline = None
     if main_video is not None:
-        timeline = _timeline(container.streams[main_video], video_pts, video_durations)
+        timeline = _timeline(container.streams[main_video], video_pts, video_durations, keyframes)
     return info, timeline, corrupt
+
+
+def _is_chapter_track(stream: av.stream.Stream, kind: StreamKind, stats: _StreamStats) -> bool:
+    # MP4 keeps chapter titles in a text track that the demuxer reads into chapters and then
+    # lists as a codec-less data stream without packets: not a stream anyone can map.
+    return kind == "data" and _codec_name(stream) is None and stats.packets == 0
 
 
 def _stream_info(
@@ -333,7 +356,7 @@ def _stream_info(
         title=_tag(metadata, "title"),
         dispositions=dispositions,
         cover="attached_pic" in dispositions,
-        filename=(_tag(metadata, "filename") or getattr(stream, "name", None)) if is_file else None,
+        filename=_tag(metadata, "filename") if is_file else None,
         mimetype=_tag(metadata, "mimetype") if is_file else None,
         packets=0 if is_file else stats.packets,
         first_pts=None if is_file else stats.seconds(stats.first),
@@ -341,7 +364,12 @@ def _stream_info(
     )
 
 
-def _timeline(stream: av.stream.Stream, pts: list[int], durations: dict[int, int]) -> VideoTimeline:
+def _timeline(
+    stream: av.stream.Stream,
+    pts: list[int],
+    durations: dict[int, int],
+    keyframes: list[tuple[int, int]],
+) -> VideoTimeline:
     ordered = sorted(pts)
     if not ordered:
         last = 0
@@ -352,11 +380,14 @@ def _timeline(stream: av.stream.Stream, pts: list[int], durations: dict[int, int
     else:
         last = 0
     time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
+    keyframes.sort()
     return VideoTimeline(
         stream_index=stream.index,
         time_base=f"{time_base.numerator}/{time_base.denominator}",
         pts=tuple(ordered),
         last_duration=last,
+        keyframes=tuple(k for k, _ in keyframes),
+        keyframe_dts=tuple(d for _, d in keyframes),
     )
 
 

@@ -129,8 +129,8 @@ def mux_command(
             else:
                 attach += _attach_cover(stream, (inputs.covers or {}).get(stream.index), out)
                 out += 1
-    args += maps + attach
-    args += ["-c", "copy", "-map_metadata", str(SOURCE_INPUT)]
+    # Stream copy first: a later ``-c`` would override the per-stream ``-c:N mov_text``.
+    args += ["-c", "copy", *maps, *attach, "-map_metadata", str(SOURCE_INPUT)]
     args += ["-map_chapters", str(SOURCE_INPUT) if keep.chapters else "-1"]
     if mp4:
         args += ["-movflags", "+faststart", "-f", "mp4"]

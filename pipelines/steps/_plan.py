@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,9 +26,12 @@ class SlicePlan:
         index: slice number, 0-based, in presentation order.
         first_frame: index of the slice's first frame in the source.
         frames: number of frames.
-        seek: ``-ss`` value in seconds (midpoint between the previous frame and the first one,
-            relative to ``format.start_time``); ``None`` for the first slice, which is decoded
+        seek: input ``-ss`` in seconds after ``format.start_time``: where the demuxer starts
+            reading, at or before the keyframe that the first frame needs; ``None`` to read
             from the start of the file.
+        cut: output ``-ss`` in seconds on the source clock (used with ``-copyts``): half-way
+            between the slice's first frame and the one before it, so decoded frames before
+            the first frame are dropped exactly; ``None`` for the first slice.
         first_pts: presentation time of the first frame, seconds, source clock.
         duration: time from this slice's first frame to the next slice's first frame (the last
             slice: to the end of the last frame); the concat list's ``duration`` line.
@@ -36,6 +41,7 @@ class SlicePlan:
     first_frame: int
     frames: int
     seek: float | None
+    cut: float | None
     first_pts: float
     duration: float
 
@@ -131,6 +137,38 @@ def slice_count(duration: float, slice_seconds: float) -> int:
     return max(1, round(duration / slice_seconds))
 
 
+# Extra lead before the keyframe in formats without a seek index (see seek_time).
+DISCONTINUOUS_SEEK_MARGIN = 0.1
+
+
+def seek_time(
+    timeline: VideoTimeline, first: int, *, start_time: float, discontinuous: bool
+) -> float | None:
+    """Where to start reading so that the decoder gets the keyframe frame ``first`` needs.
+
+    That keyframe is the last one presented at or before the frame: an open-GOP frame that is
+    presented before its own keyframe refers back into the previous group, which starts there.
+    Matroska and MP4 seek through an index to a keyframe at or before the target, so the
+    keyframe's pts is exact. MPEG-TS and -PS have no index: ffmpeg searches for any packet whose
+    dts is at or below the target, so the target is the keyframe's dts minus a margin, which
+    lands before the keyframe; seeking to the wanted frame itself would land after it and decode
+    garbage or drop frames.
+
+    Returns:
+        Seconds after ``format.start_time``, or ``None`` to read from the start of the file.
+    """
+    position = bisect_right(timeline.keyframes, timeline.pts[first]) - 1
+    if position <= 0:
+        return None
+    if discontinuous:
+        ticks = timeline.keyframe_dts[position]
+        seconds = timeline.seconds(ticks) - start_time - DISCONTINUOUS_SEEK_MARGIN
+        seconds = math.floor(seconds * 1_000_000) / 1_000_000
+    else:
+        seconds = timeline.seconds(timeline.keyframes[position]) - start_time
+    return seconds if seconds > 0 else None
+
+
 def build_plan(
     *, source: Path, info: MediaInfo, timeline: VideoTimeline, slice_seconds: float
 ) -> Plan:
@@ -146,17 +184,19 @@ def build_plan(
             duration = timeline.seconds(pts[end] - pts[first])
         else:
             duration = timeline.seconds(pts[-1] + timeline.last_duration - pts[first])
-        seek = None
+        cut = None
         if first > 0:
             # Half-way between two frames: immune to rounding of either timestamp.
-            midpoint = timeline.seconds(pts[first - 1] + pts[first]) / 2
-            seek = midpoint - info.start_time
+            cut = timeline.seconds(pts[first - 1] + pts[first]) / 2
         slices.append(
             SlicePlan(
                 index=index,
                 first_frame=first,
                 frames=end - first,
-                seek=seek,
+                seek=seek_time(
+                    timeline, first, start_time=info.start_time, discontinuous=info.discontinuous
+                ),
+                cut=cut,
                 first_pts=timeline.seconds(pts[first]),
                 duration=duration,
             )

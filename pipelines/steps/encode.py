@@ -20,20 +20,23 @@ def encode_command(
 ) -> list[str]:
     """ffmpeg arguments (after the global ones) that encode one slice.
 
-    ``-ss`` before ``-i`` at the midpoint between the slice's first frame and the one before
-    it, then exactly ``frames`` frames with their source timestamps (``-fps_mode passthrough``,
-    encoder time base = demuxer time base). ffmpeg 9 rejects the ``-enc_time_base -1`` spelling
-    that older releases documented; ``demux`` is its name for the same thing.
+    The demuxer starts at ``seek`` (input ``-ss``, at or before the keyframe the slice needs);
+    the output ``-ss`` then drops every decoded frame before the slice's first one. With
+    ``-copyts`` both the output ``-ss`` and the frames use the source's own clock, so the cut is
+    exact on every format; without it ffmpeg rebases an MPEG-TS input to its video start or to
+    ``format.start_time`` depending on the seek, and a cut can land one frame off. Then exactly
+    ``frames`` frames with their source timestamps (``-fps_mode passthrough``, encoder time
+    base = demuxer time base). ffmpeg 9 rejects the ``-enc_time_base -1`` spelling that older
+    releases documented; ``demux`` is its name for the same thing.
     """
     threads = str(settings.threads)
-    args = ["-xerror", "-threads", threads]
+    args = ["-xerror", "-copyts", "-threads", threads]
     if piece.seek is not None:
         args += ["-ss", f"{piece.seek:.6f}"]
+    args += ["-i", str(source), "-map", f"0:{plan.video_index}"]
+    if piece.cut is not None:
+        args += ["-ss", f"{piece.cut:.6f}"]
     args += [
-        "-i",
-        str(source),
-        "-map",
-        f"0:{plan.video_index}",
         "-frames:v",
         str(piece.frames),
         "-fps_mode",
@@ -87,7 +90,24 @@ def check_slice(path: Path, *, frames: int, threads: int, label: str) -> None:
             "(the source is damaged or its timestamps are broken near this slice)"
         )
     _ffmpeg_run.run(
-        ["-xerror", "-threads", str(threads), "-i", str(path), "-map", "0:v:0", "-f", "null", "-"],
+        [
+            "-xerror",
+            "-threads",
+            str(threads),
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            # Frames keep their own timestamps: a constant-rate null output would collide
+            # variable-rate frames onto the same tick and report that as an error.
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base:v",
+            "demux",
+            "-f",
+            "null",
+            "-",
+        ],
         what=f"{label}: encoded slice does not decode cleanly",
     )
 
