@@ -125,6 +125,42 @@ async def test_one_job_per_content_and_profile(history: History) -> None:
     }
 
 
+async def warm_pool(handle: RedisHandle, size: int) -> None:
+    """Open ``size`` pooled connections, so that concurrent calls really interleave."""
+
+    async def ping() -> None:
+        async with handle.client.pipeline(transaction=False) as pipe:
+            pipe.ping()
+            await pipe.execute()
+
+    await asyncio.gather(*(ping() for _ in range(size)))
+
+
+async def test_racing_writers_cannot_both_win(redis_handle: RedisHandle) -> None:
+    history = History(redis_handle)
+    # Each call runs its WATCH/MULTI on its own pooled connection, as separate processes would.
+    await warm_pool(redis_handle, 10)
+    results = await asyncio.gather(
+        *(history.create_job(make_job(1, source=f"/library/copy-{n}.mkv")) for n in range(5)),
+        return_exceptions=True,
+    )
+    created = [r for r in results if isinstance(r, Job)]
+    assert len(created) == 1
+    assert all(isinstance(r, FailedPreconditionError) for r in results if r not in created)
+    job = created[0]
+    await history.set_state(job.id, JobState.RUNNING)
+    outcomes = await asyncio.gather(
+        history.set_state(job.id, JobState.SUCCEEDED, expect={JobState.RUNNING}),
+        history.set_state(job.id, JobState.CANCELLED, expect={JobState.RUNNING}),
+        return_exceptions=True,
+    )
+    winners = [o for o in outcomes if isinstance(o, Job)]
+    assert len(winners) == 1
+    assert (await history.get_job(job.id)).state is winners[0].state
+    assert await history.count(winners[0].state) == 1
+    assert await history.count(JobState.RUNNING) == 0
+
+
 async def test_queue_order_follows_priority_then_age(redis_handle: RedisHandle) -> None:
     history = History(redis_handle, clock=Clock())
     low = await history.create_job(make_job(1))
@@ -310,6 +346,14 @@ async def test_events_resume_after_an_id(history: History) -> None:
     assert await history.last_event_id() == events[-1].id
     with pytest.raises(InvalidArgumentError, match=r"^after: 'yesterday' is not an event id"):
         await history.events("yesterday")
+
+
+async def test_updates_are_announced_only_when_asked(history: History) -> None:
+    job = await history.create_job(make_job(1))
+    await history.update_job(job.id, frames_done=1)
+    updated = await history.update_job(job.id, emit=True, output="/out/renamed.mkv")
+    events = await history.events("0")
+    assert [(e.kind, e.job) for e in events] == [("state", job), ("update", updated)]
 
 
 async def test_follow_yields_new_events_in_order(history: History) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,51 @@ async def test_processes_share_one_embedded_server(tmp_path: Path) -> None:
     assert await second.client.get("clustercode:test") == "shared"
     await second.close()
     assert gone(pid)
+
+
+CHILD = """
+import asyncio, sys
+from pathlib import Path
+from clustercode.redisconn import connect
+
+async def main():
+    async with await connect(None, Path(sys.argv[1])) as handle:
+        await handle.client.set("clustercode:child", "here")
+        print(handle.embedded.pid(), handle.embedded.started, flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+
+asyncio.run(main())
+"""
+
+
+async def test_another_process_shares_the_embedded_server(tmp_path: Path) -> None:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        str(tmp_path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        line = await asyncio.wait_for(child.stdout.readline(), 30)
+        pid_text, started = line.decode().split()
+        pid = int(pid_text)
+        assert started == "True"
+        async with await connect(None, tmp_path) as handle:
+            assert handle.embedded is not None
+            assert (handle.embedded.started, handle.embedded.pid()) == (False, pid)
+            assert await handle.client.get("clustercode:child") == "here"
+        assert not gone(pid)  # the child still uses it
+        child.stdin.write(b"done\n")
+        await child.stdin.drain()
+        assert await asyncio.wait_for(child.wait(), 30) == 0
+        assert gone(pid)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
 
 
 def test_a_server_left_by_a_dead_process_is_reused_and_stopped(tmp_path: Path) -> None:
