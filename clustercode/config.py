@@ -159,6 +159,11 @@ class Settings(BaseSettings):
         ge=1,
         description="A file failing this many times is parked until a user retries it.",
     )
+    retry_backoff: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds before a failed job's next attempt; doubles after each attempt.",
+    )
     slice_seconds: float | None = Field(
         default=None, gt=0, description="Override every profile's slice length (seconds)."
     )
