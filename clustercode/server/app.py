@@ -1,0 +1,270 @@
+"""Build and run the gRPC server: the API, reflection, health, the token check, shutdown.
+
+:class:`ApiServer` is the server as an object (start, ``bound_port``, stop) for tests and
+embedding; :func:`serve` is what ``clustercode serve`` runs: it refuses an unprotected
+non-loopback address, then serves until SIGTERM, SIGINT or the ``stop`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import grpc
+from grpc_health.v1 import (
+    _async as health_aio,  # public name health.aio is missing from the type stubs
+)
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from clustercode.api.v1 import service_pb2_grpc
+from clustercode.errors import ConfigError
+from clustercode.server.auth import BearerTokenInterceptor
+from clustercode.server.control import ControlPlane
+from clustercode.server.servicer import SERVICE_NAME, ClustercodeServicer
+
+__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_LISTEN", "ApiServer", "ListenAddress", "serve"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_GRACE_SECONDS = 5.0
+
+_SERVER_OPTIONS = (
+    # Without this grpc sets SO_REUSEPORT and a second server on the same port starts silently.
+    ("grpc.so_reuseport", 0),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListenAddress:
+    """A parsed ``HOST:PORT`` listen address."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, listen: str) -> ListenAddress:
+        """Parse ``HOST:PORT``, ``[IPV6]:PORT`` or ``:PORT`` (every interface).
+
+        Raises:
+            ConfigError: the address has no port or the port is not 0-65535.
+        """
+        host, sep, port_text = listen.rpartition(":")
+        if not sep or not port_text.isdigit() or int(port_text) > 65535:
+            raise ConfigError(
+                f"listen address {listen!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN} or "
+                "0.0.0.0:50051"
+            )
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        return cls(host=host, port=int(port_text))
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether only this machine can connect (localhost, 127.0.0.0/8, ::1)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False  # another host name: it may resolve to anything
+
+    def grpc_target(self, port: int | None = None) -> str:
+        """Return the address in grpc's form, optionally with another port."""
+        host = self.host or "[::]"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{self.port if port is None else port}"
+
+
+def check_exposure(
+    address: ListenAddress, *, token: str | None, allow_insecure_remote: bool
+) -> None:
+    """Refuse to serve other machines without a token, unless the user said so.
+
+    Raises:
+        ConfigError: address is not loopback, token is None and allow_insecure_remote is False.
+    """
+    if address.is_loopback or token is not None:
+        return
+    if allow_insecure_remote:
+        log.warning(
+            "serving %s without a token: anyone who reaches it can submit, cancel and delete jobs",
+            address.grpc_target(),
+        )
+        return
+    raise ConfigError(
+        f"refusing to listen on {address.grpc_target()} without a token: anyone who can reach "
+        "that address could submit, cancel and delete jobs. Set a token (a token file or "
+        "$CLUSTERCODE_TOKEN), listen on 127.0.0.1, or allow it explicitly "
+        "(allow_insecure_remote, --allow-insecure-remote)."
+    )
+
+
+class ApiServer:
+    """The gRPC server of one control plane: ClustercodeService, reflection and health.
+
+    Use ``async with ApiServer(...) as server:`` or ``await start()`` / ``await stop()``;
+    ``bound_port`` tells the port when listening on port 0.
+    """
+
+    def __init__(
+        self,
+        control: ControlPlane,
+        *,
+        listen: str = DEFAULT_LISTEN,
+        token: str | None = None,
+        allow_insecure_remote: bool = False,
+    ) -> None:
+        """Check the configuration; nothing is bound until :meth:`start`.
+
+        Args:
+            control: the control plane the RPCs act on.
+            listen: ``HOST:PORT`` to listen on; port 0 picks a free port.
+            token: the bearer token clients must send; None serves without authentication.
+            allow_insecure_remote: allow a non-loopback address without a token.
+
+        Raises:
+            ConfigError: a bad listen address, or a non-loopback one without a token.
+        """
+        self.address = ListenAddress.parse(listen)
+        check_exposure(self.address, token=token, allow_insecure_remote=allow_insecure_remote)
+        self._control = control
+        self._token = token
+        self._shutdown = asyncio.Event()
+        self._server: grpc.aio.Server | None = None
+        self._health: Any = None
+        self._port = 0
+
+    @property
+    def bound_port(self) -> int:
+        """The port the server listens on, once started."""
+        if not self._port:
+            raise RuntimeError("the server is not started")
+        return self._port
+
+    @property
+    def target(self) -> str:
+        """``HOST:PORT`` a client on this machine can dial, once started."""
+        host = self.address.host
+        if not host or host in ("0.0.0.0", "::"):  # noqa: S104 (a comparison, not a bind)
+            host = "127.0.0.1"
+        return ListenAddress(host=host, port=self.bound_port).grpc_target()
+
+    async def start(self) -> None:
+        """Bind the address and start serving.
+
+        Raises:
+            ConfigError: the address cannot be bound (in use, or not this machine's).
+        """
+        interceptors = [BearerTokenInterceptor(self._token)] if self._token else []
+        server = grpc.aio.server(interceptors=interceptors, options=_SERVER_OPTIONS)
+        service_pb2_grpc.add_ClustercodeServiceServicer_to_server(
+            ClustercodeServicer(self._control, shutdown=self._shutdown), server
+        )
+        self._health = health_aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        target = self.address.grpc_target()
+        try:
+            port = server.add_insecure_port(target)
+        except RuntimeError as error:
+            port = 0
+            log.debug("binding %s failed: %s", target, error)
+        if not port:
+            raise ConfigError(f"cannot listen on {target}: the address is in use or not local")
+        await server.start()
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._server, self._port = server, port
+        log.info(
+            "clustercode API listening on %s (%s)",
+            self.address.grpc_target(port),
+            "bearer token required" if self._token else "no token",
+        )
+
+    async def stop(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> None:
+        """Stop: report NOT_SERVING, end watch streams, let unary calls finish within grace."""
+        server = self._server
+        if server is None:
+            return
+        self._server = None
+        await self._health.enter_graceful_shutdown()
+        self._shutdown.set()
+        await server.stop(grace)
+        log.info("clustercode API stopped")
+
+    async def __aenter__(self) -> ApiServer:
+        """Start the server."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the server."""
+        await self.stop()
+
+
+async def serve(
+    controller: ControlPlane,
+    *,
+    listen: str = DEFAULT_LISTEN,
+    token: str | None = None,
+    allow_insecure_remote: bool = False,
+    stop: asyncio.Event | None = None,
+    grace: float = DEFAULT_GRACE_SECONDS,
+    on_listening: Callable[[ApiServer], None] | None = None,
+) -> None:
+    """Serve the API until SIGTERM, SIGINT or ``stop``; then shut down gracefully.
+
+    Args:
+        controller: the control plane the RPCs act on.
+        listen: ``HOST:PORT``; port 0 picks a free port (see ``on_listening``).
+        token: the bearer token clients must send (see ``auth.resolve_token``); None for none.
+        allow_insecure_remote: allow a non-loopback address without a token.
+        stop: set it to shut down; created here if None.
+        grace: seconds in-flight calls get to finish at shutdown.
+        on_listening: called with the started server, e.g. to learn ``bound_port``.
+
+    Raises:
+        ConfigError: a bad or unbindable address, or an unprotected non-loopback one.
+    """
+    stop = stop or asyncio.Event()
+    server = ApiServer(
+        controller, listen=listen, token=token, allow_insecure_remote=allow_insecure_remote
+    )
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Only the main thread may handle signals; elsewhere the caller sets `stop` itself.
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(signum, _on_signal, signum, stop)
+            handled.append(signum)
+    try:
+        await server.start()
+        if on_listening is not None:
+            on_listening(server)
+        await stop.wait()
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+        await server.stop(grace)
+
+
+def _on_signal(signum: signal.Signals, stop: asyncio.Event) -> None:
+    log.info("received %s, shutting down", signum.name)
+    stop.set()
