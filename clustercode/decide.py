@@ -140,14 +140,33 @@ class Decider:
                 continue
             assert fp is not None
             resolved.append((entry, resolution, fp))
-        found = await self._history.find_jobs(
+        refs = await self._history.find_refs(
             [(fp, res.profile.settings_hash()) for _, res, fp in resolved]
         )
+        # Most files of a steady library are done: decide those from the index alone and read
+        # full records only for the rest (their reasons quote the job's error).
+        details = {
+            job.id: job
+            for job in await self._history.get_jobs(
+                [ref.id for ref in refs.values() if ref.state is not JobState.SUCCEEDED]
+            )
+        }
         for entry, resolution, fp in resolved:
             path = str(entry.path)
-            job = found.get((fp, resolution.profile.settings_hash()))
-            if job is not None:
-                report.decisions.append(job_decision(path, job))
+            ref = refs.get((fp, resolution.profile.settings_hash()))
+            if ref is not None and ref.state is JobState.SUCCEEDED:
+                report.decisions.append(
+                    Decision(
+                        path=path,
+                        kind=DecisionKind.DONE,
+                        reason=f"done by job {ref.id}",
+                        profile=resolution.profile.name,
+                        job_id=ref.id,
+                    )
+                )
+                continue
+            if ref is not None and ref.id in details:
+                report.decisions.append(job_decision(path, details[ref.id]))
                 continue
             decision, created = await self._decide_new(entry, resolution, fp, queue=queue)
             report.decisions.append(decision)

@@ -1,0 +1,191 @@
+"""``clustercode run`` end to end: real processes, real ffmpeg, the embedded Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from pipelines.ffmpeg import ffmpeg_path
+from tests.pipelines.clips import h264_open_gop, overwrite_middle
+
+FAST_PROFILE = 'video: [-c:v, libx264, -preset, ultrafast, -crf, "30"]\naudio: copy\n'
+
+
+def frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sum(1 for p in container.demux(stream) if p.size)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "clip.mkv"
+    h264_open_gop(ffmpeg_path(), path)
+    return path
+
+
+class Setup:
+    def __init__(self, root: Path, clip: Path) -> None:
+        self.root = root
+        self.library = root / "library"
+        self.output = root / "out"
+        self.state = root / "state"
+        self.profiles = root / "profiles"
+        self.profiles.mkdir()
+        (self.profiles / "fast.yaml").write_text(FAST_PROFILE)
+        (self.library / "films").mkdir(parents=True)
+        (self.library / "shows").mkdir()
+        self.clip = clip
+
+    def add(self, relative: str) -> Path:
+        target = self.library / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(self.clip.read_bytes())
+        return target
+
+    def cli(self, *args: str, check_code: int | None = 0) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "CLUSTERCODE_SETTLE_SECONDS": "0",
+            "CLUSTERCODE_RETRY_BACKOFF": "0",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "clustercode", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        if check_code is not None:
+            assert result.returncode == check_code, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+        return result
+
+    def run(self, *extra: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        return self.cli(
+            "run",
+            str(self.library),
+            str(self.output),
+            "--state-dir",
+            str(self.state),
+            "--profiles",
+            str(self.profiles),
+            "--profile",
+            "fast",
+            "--slice-seconds",
+            "2",
+            "--parallel",
+            "2",
+            "--max-attempts",
+            "2",
+            "--no-progress",
+            *extra,
+            check_code=code,
+        )
+
+    def history(self, *args: str) -> list[dict[str, object]]:
+        out = self.cli("history", "list", "--json", "--state-dir", str(self.state), *args)
+        return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+@pytest.fixture
+def setup(tmp_path: Path, clip: Path) -> Setup:
+    return Setup(tmp_path, clip)
+
+
+def test_run_twice_then_delete_and_rename(setup: Setup) -> None:
+    setup.add("films/a.mkv")
+    setup.add("shows/b.mkv")
+    first = setup.run()
+    assert "2 new" in first.stdout
+    assert "2 succeeded" in first.stdout
+    out_a = setup.output / "films" / "a.mkv"
+    out_b = setup.output / "shows" / "b.mkv"
+    assert frames(out_a) == frames(setup.clip) == 150
+    assert frames(out_b) == 150
+    stamp = out_a.stat().st_mtime_ns
+
+    second = setup.run()
+    assert "2 done" in second.stdout
+    assert "nothing to transcode" in second.stdout
+    assert out_a.stat().st_mtime_ns == stamp
+    jobs = setup.history("--state", "succeeded")
+    assert sorted(Path(str(j["source"])).name for j in jobs) == ["a.mkv", "b.mkv"]
+
+    # Deleting the history entry (by the source's path) makes the next run redo the file.
+    deleted = setup.cli(
+        "history", "delete", str(setup.library / "films" / "a.mkv"), "--state-dir", str(setup.state)
+    )
+    assert "deleted" in deleted.stdout
+    third = setup.run()
+    assert "1 new" in third.stdout and "1 done" in third.stdout
+    assert out_a.stat().st_mtime_ns != stamp
+    assert frames(out_a) == 150
+
+    # A renamed file keeps its content key: not redone.
+    (setup.library / "shows" / "b.mkv").rename(setup.library / "shows" / "b-renamed.mkv")
+    fourth = setup.run()
+    assert "2 done" in fourth.stdout
+    assert not (setup.output / "shows" / "b-renamed.mkv").exists()
+
+
+def test_corrupt_file_is_parked_with_reason(setup: Setup) -> None:
+    broken = setup.library / "films" / "broken.mkv"
+    overwrite_middle(setup.clip, broken, size=20000)
+    result = setup.run(code=1)
+    assert "1 parked" in result.stdout
+    parked = setup.history("--state", "parked")
+    assert len(parked) == 1
+    assert parked[0]["attempts"] == 2
+    error = str(parked[0]["error"])
+    assert error.startswith("parked after 2 attempts:")
+    assert len(error) > len("parked after 2 attempts: ") + 10
+    assert not list(setup.output.rglob("*.mkv"))
+    assert not [p for p in setup.output.rglob("*") if p.is_file()]
+    # Parked files stay parked: the next run does not try again.
+    again = setup.run(code=0)
+    assert "1 parked" in again.stdout
+    assert setup.history("--state", "parked")[0]["attempts"] == 2
+
+
+def test_output_inside_library_is_never_scanned_and_skip_rules_apply(
+    tmp_path: Path, clip: Path
+) -> None:
+    setup = Setup(tmp_path, clip)
+    setup.output = setup.library / "transcoded"
+    setup.add("films/a.mkv")
+    setup.add("shows/b.mkv")
+    (setup.library / "shows" / ".clustercode.yaml").write_text("skip:\n  codecs: [h264]\n")
+    first = setup.run()
+    assert "1 new" in first.stdout and "1 skipped" in first.stdout
+    assert "already h264" in first.stdout
+    assert (setup.output / "films" / "a.mkv").exists()
+    second = setup.run()
+    assert "1 done" in second.stdout and "1 skipped" in second.stdout
+    assert "new" not in second.stdout.split("\n")[0]
+
+
+def test_bad_arguments_are_one_line_errors(setup: Setup) -> None:
+    result = setup.cli("run", str(setup.library), check_code=1)
+    assert result.stderr.startswith("clustercode: ")
+    assert "output" in result.stderr
+    (setup.profiles / "broken.yaml").write_text("video: [-c:v, libx264]\ncrff: 3\n")
+    result = setup.cli(
+        "run",
+        str(setup.library),
+        str(setup.output),
+        "--state-dir",
+        str(setup.state),
+        "--profiles",
+        str(setup.profiles),
+        check_code=1,
+    )
+    assert "broken.yaml line 2" in result.stderr
+    assert "crff" in result.stderr
