@@ -260,7 +260,8 @@ def _template(raw: Any, at: str, host_paths: Mapping[str, str]) -> Template:
             "(templates must be container or dag)"
         )
     _check_keys(template, at, common | {"container"}, _K8S_TEMPLATE)
-    for i, raw_mount in enumerate(template["container"].get("volumeMounts", [])):
+    mounts = _object(template["container"], f"{at}.container").get("volumeMounts", [])
+    for i, raw_mount in enumerate(_list(mounts, f"{at}.container.volumeMounts")):
         where = f"{at}.container.volumeMounts[{i}]"
         mount = _object(raw_mount, where)
         _check_keys(mount, where, {"name", "mountPath", "readOnly"})

@@ -73,10 +73,13 @@ class Run:
 
     def cancel(self, message: str = CANCELLED) -> bool:
         """Stop the main DAG (not the exit handler); return whether anything was stopped."""
-        if self._main is None or self._main.done() or self._cancel_message is not None:
+        if self.state.phase.done or self._cancel_message is not None:
             return False
+        if self._main is not None and self._main.done():
+            return False  # only the exit handler is left; it always runs to its end
         self._cancel_message = message
-        self._main.cancel()
+        if self._main is not None:
+            self._main.cancel()
         return True
 
     async def drive(self) -> None:
@@ -99,6 +102,8 @@ class Run:
         self.state.set_phase(result.phase, result.message)
 
     async def _run_main(self) -> _Result:
+        if self._cancel_message is not None:  # cancelled before it started
+            return _Result(phase=Phase.FAILED, message=self._cancel_message)
         self._main = asyncio.create_task(self._run_template(self.plan.entrypoint, None, {}))
         try:
             # asyncio.wait, unlike awaiting the task, does not raise when the task is cancelled.

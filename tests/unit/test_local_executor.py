@@ -769,3 +769,33 @@ async def test_exit_handler_sees_success(executor: LocalExecutor, tmp_path: Path
     _nodes, run = await run_to_end(executor, doc)
     assert run.phase is Phase.SUCCEEDED
     assert exit_log.read_text() == "Succeeded\n"
+
+
+async def test_cancel_right_after_submit_runs_only_the_exit_handler(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    doc = workflow(
+        "early",
+        [{"name": "a", "template": "a"}],
+        step("a", APPEND, str(log), "main ran"),
+        step("exit", APPEND, str(log), "exit {{workflow.status}}"),
+        onExit="exit",
+    )
+    run_id = await executor.submit(doc)
+    await executor.cancel(run_id)
+    end = await executor.wait(run_id)
+    assert (end.phase, end.message) == (Phase.FAILED, "cancelled")
+    assert log.read_text() == "exit Failed\n"
+
+
+async def test_template_deadline_kills_the_attempt(executor: LocalExecutor, tmp_path: Path) -> None:
+    doc = workflow(
+        "slowstep",
+        [{"name": "s", "template": "s"}],
+        step("s", SLEEPER, str(tmp_path / "child"), activeDeadlineSeconds=1),
+    )
+    nodes, run = await run_to_end(executor, doc)
+    assert run.phase is Phase.FAILED
+    assert run.message == "s failed: killed after activeDeadlineSeconds (1 s)"
+    assert final(nodes)["s(0)"].phase is Phase.FAILED
