@@ -101,6 +101,14 @@ class ExplanationView(Protocol):
     def frames(self) -> int:
         """Number of video frames."""
 
+    @property
+    def values(self) -> Mapping[str, str]:
+        """Profile setting -> its effective value as text."""
+
+    @property
+    def duration(self) -> float:
+        """Duration in seconds."""
+
 
 class ProfileView(Protocol):
     """A named profile as the API lists it."""
@@ -132,6 +140,10 @@ class ProfileView(Protocol):
     @property
     def priority(self) -> int:
         """Priority of its jobs."""
+
+    @property
+    def description(self) -> str:
+        """What the profile is for."""
 
 
 class ControlPlane(Protocol):

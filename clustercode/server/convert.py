@@ -287,6 +287,7 @@ def profile_to_proto(profile: ProfileView) -> library_pb2.Profile:
         audio_args=list(profile.audio or ()),
         slice_seconds=profile.slice_seconds,
         priority=profile.priority,
+        description=profile.description,
     )
 
 
@@ -335,4 +336,6 @@ def explanation_to_proto(explanation: ExplanationView) -> service_pb2.ExplainFil
         skip_reason=explanation.skip_reason,
         slices=explanation.slices,
         frames=explanation.frames,
+        values=dict(explanation.values),
+        duration_seconds=explanation.duration,
     )

@@ -54,6 +54,8 @@ class Explanation:
     skip_reason: str
     slices: int
     frames: int
+    values: Mapping[str, str]
+    duration: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +69,7 @@ class Profile:
     audio: tuple[str, ...] | None
     slice_seconds: float
     priority: int
+    description: str = ""
 
 
 def make_job(job_id: str, state: JobState = JobState.QUEUED, **changes: Any) -> Job:
@@ -179,6 +182,8 @@ class ControlDouble:
             skip_reason="already HEVC",
             slices=4,
             frames=960,
+            values={"container": "mkv"},
+            duration=40.0,
         )
 
     async def list_jobs(
@@ -257,6 +262,7 @@ class ControlDouble:
                 audio=("-c:a", "aac", "-b:a", "96k"),
                 slice_seconds=10.0,
                 priority=5,
+                description="small files for phones",
             ),
         ]
 

@@ -26,13 +26,10 @@ from clustercode.errors import (
     UnavailableError,
 )
 from clustercode.models import JobState, SliceProgress
-from clustercode.server import SERVICE_NAME, ApiServer, ClustercodeServicer
+from clustercode.server import ApiServer, ClustercodeServicer
 from clustercode.server.errors import FIELD_METADATA_KEY, INTERNAL_MESSAGE
+from tests.integration.grpc_client import AUTH, SERVICE, TOKEN, call, rpc_error, serving
 from tests.integration.server_double import ControlDouble
-
-TOKEN = "test-token-0123456789"
-AUTH = (("authorization", f"Bearer {TOKEN}"),)
-SERVICE = service_pb2.DESCRIPTOR.services_by_name["ClustercodeService"]
 
 
 @pytest.fixture
@@ -42,16 +39,9 @@ def control() -> ControlDouble:
 
 
 @pytest.fixture
-async def server(control: ControlDouble) -> AsyncIterator[ApiServer]:
-    """A server with a token on a free loopback port."""
-    async with ApiServer(control, listen="127.0.0.1:0", token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-async def channel(server: ApiServer) -> AsyncIterator[grpc.aio.Channel]:
-    """A client channel to the server."""
-    async with grpc.aio.insecure_channel(server.target) as opened:
+async def channel(control: ControlDouble) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel to a server with a token on a free loopback port."""
+    async with serving(control) as (_, opened):
         yield opened
 
 
@@ -59,43 +49,6 @@ async def channel(server: ApiServer) -> AsyncIterator[grpc.aio.Channel]:
 def stub(channel: grpc.aio.Channel) -> service_pb2_grpc.ClustercodeServiceAsyncStub:
     """The generated stub over the channel."""
     return service_pb2_grpc.ClustercodeServiceStub(channel)
-
-
-async def call(
-    channel: grpc.aio.Channel,
-    method: str,
-    request: pb_message.Message,
-    metadata: tuple[tuple[str, str], ...] = AUTH,
-) -> list[Any]:
-    """Call any RPC by name; return its responses (one for unary RPCs)."""
-    descriptor = SERVICE.methods_by_name[method]
-    response_type = getattr(service_pb2, descriptor.output_type.name)
-    path = f"/{SERVICE_NAME}/{method}"
-    if descriptor.server_streaming:
-        stream = channel.unary_stream(
-            path,
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=response_type.FromString,
-        )(request, metadata=metadata, timeout=5)
-        return [response async for response in stream]
-    unary = channel.unary_unary(
-        path,
-        request_serializer=type(request).SerializeToString,
-        response_deserializer=response_type.FromString,
-    )
-    return [await unary(request, metadata=metadata, timeout=5)]
-
-
-async def rpc_error(
-    channel: grpc.aio.Channel,
-    method: str,
-    request: pb_message.Message,
-    metadata: tuple[tuple[str, str], ...] = AUTH,
-) -> grpc.aio.AioRpcError:
-    """Call an RPC that must fail; return its error."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call(channel, method, request, metadata)
-    return caught.value
 
 
 def test_every_rpc_of_the_stub_has_a_handler() -> None:
@@ -166,6 +119,7 @@ async def test_explain_file(stub: Any) -> None:
     assert dict(response.origins) == {"video": "/library/.clustercode.yaml"}
     assert response.decision.kind == library_pb2.DECISION_KIND_SKIPPED
     assert (response.skip_reason, response.slices, response.frames) == ("already HEVC", 4, 960)
+    assert dict(response.values) == {"container": "mkv"} and response.duration_seconds == 40.0
 
 
 async def test_list_jobs_paging_fields(stub: Any, control: ControlDouble) -> None:
@@ -212,6 +166,7 @@ async def test_list_profiles(stub: Any) -> None:
     assert list(default.video_args) == ["-c:v", "libx264", "-crf", "23"]
     assert (small.audio_copy, list(small.audio_args)) == (False, ["-c:a", "aac", "-b:a", "96k"])
     assert (small.container, small.slice_seconds, small.priority) == ("mp4", 10.0, 5)
+    assert (default.description, small.description) == ("", "small files for phones")
 
 
 # (RPC, request, error the control plane raises or None for the servicer's own check,

@@ -47,7 +47,7 @@ class DecisionCount(_message.Message):
     def __init__(self, kind: _Optional[_Union[DecisionKind, str]] = ..., count: _Optional[int] = ...) -> None: ...
 
 class Profile(_message.Message):
-    __slots__ = ("name", "origin", "container", "video_args", "audio_copy", "audio_args", "slice_seconds", "priority")
+    __slots__ = ("name", "origin", "container", "video_args", "audio_copy", "audio_args", "slice_seconds", "priority", "description")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,7 @@ class Profile(_message.Message):
     AUDIO_ARGS_FIELD_NUMBER: _ClassVar[int]
     SLICE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     name: str
     origin: str
     container: str
@@ -64,4 +65,5 @@ class Profile(_message.Message):
     audio_args: _containers.RepeatedScalarFieldContainer[str]
     slice_seconds: float
     priority: int
-    def __init__(self, name: _Optional[str] = ..., origin: _Optional[str] = ..., container: _Optional[str] = ..., video_args: _Optional[_Iterable[str]] = ..., audio_copy: _Optional[bool] = ..., audio_args: _Optional[_Iterable[str]] = ..., slice_seconds: _Optional[float] = ..., priority: _Optional[int] = ...) -> None: ...
+    description: str
+    def __init__(self, name: _Optional[str] = ..., origin: _Optional[str] = ..., container: _Optional[str] = ..., video_args: _Optional[_Iterable[str]] = ..., audio_copy: _Optional[bool] = ..., audio_args: _Optional[_Iterable[str]] = ..., slice_seconds: _Optional[float] = ..., priority: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...

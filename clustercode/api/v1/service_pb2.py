@@ -26,7 +26,7 @@ from clustercode.api.v1 import jobs_pb2 as clustercode_dot_v1_dot_jobs__pb2
 from clustercode.api.v1 import library_pb2 as clustercode_dot_v1_dot_library__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63lustercode/v1/service.proto\x12\x0e\x63lustercode.v1\x1a\x19\x63lustercode/v1/jobs.proto\x1a\x1c\x63lustercode/v1/library.proto\"\x12\n\x10GetStatusRequest\"\xf5\x01\n\x11GetStatusResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08\x65xecutor\x18\x02 \x01(\t\x12\x18\n\x10\x65xecutor_healthy\x18\x03 \x01(\x08\x12\x18\n\x10\x65xecutor_message\x18\x04 \x01(\t\x12\x15\n\rredis_healthy\x18\x05 \x01(\x08\x12\x15\n\rredis_message\x18\x06 \x01(\t\x12\x13\n\x0bqueue_depth\x18\x07 \x01(\x03\x12\x13\n\x0b\x61\x63tive_jobs\x18\x08 \x01(\x03\x12\x31\n\njob_counts\x18\t \x03(\x0b\x32\x1d.clustercode.v1.JobStateCount\"+\n\x12ScanLibraryRequest\x12\x15\n\rmax_decisions\x18\x01 \x01(\x05\"\x8e\x01\n\x13ScanLibraryResponse\x12-\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x1d.clustercode.v1.DecisionCount\x12+\n\tdecisions\x18\x02 \x03(\x0b\x32\x18.clustercode.v1.Decision\x12\x1b\n\x13\x64\x65\x63isions_truncated\x18\x03 \x01(\x08\"v\n\x11SubmitFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x14\n\x07profile\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08priority\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\r\n\x05\x66orce\x18\x04 \x01(\x08\x42\n\n\x08_profileB\x0b\n\t_priority\"6\n\x12SubmitFileResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\"\"\n\x12\x45xplainFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"\x98\x02\n\x13\x45xplainFileResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07profile\x18\x02 \x01(\t\x12\x41\n\x07origins\x18\x03 \x03(\x0b\x32\x30.clustercode.v1.ExplainFileResponse.OriginsEntry\x12\x0e\n\x06output\x18\x04 \x01(\t\x12*\n\x08\x64\x65\x63ision\x18\x05 \x01(\x0b\x32\x18.clustercode.v1.Decision\x12\x13\n\x0bskip_reason\x18\x06 \x01(\t\x12\x0e\n\x06slices\x18\x07 \x01(\x05\x12\x0e\n\x06\x66rames\x18\x08 \x01(\x03\x1a.\n\x0cOriginsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"a\n\x0fListJobsRequest\x12\'\n\x05state\x18\x01 \x01(\x0e\x32\x18.clustercode.v1.JobState\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"N\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.clustercode.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"Y\n\x0eGetJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\x12%\n\x06slices\x18\x02 \x03(\x0b\x32\x15.clustercode.v1.Slice\":\n\x10WatchJobsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_event_id\x18\x02 \x01(\t\"<\n\x11WatchJobsResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.clustercode.v1.JobEvent\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x11\x43\x61ncelJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\"!\n\x0fRetryJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x10RetryJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\"\"\n\x10\x44\x65leteJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x11\x44\x65leteJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\"\x15\n\x13ListProfilesRequest\"A\n\x14ListProfilesResponse\x12)\n\x08profiles\x18\x01 \x03(\x0b\x32\x17.clustercode.v1.Profile2\xa5\x07\n\x12\x43lustercodeService\x12P\n\tGetStatus\x12 .clustercode.v1.GetStatusRequest\x1a!.clustercode.v1.GetStatusResponse\x12V\n\x0bScanLibrary\x12\".clustercode.v1.ScanLibraryRequest\x1a#.clustercode.v1.ScanLibraryResponse\x12S\n\nSubmitFile\x12!.clustercode.v1.SubmitFileRequest\x1a\".clustercode.v1.SubmitFileResponse\x12V\n\x0b\x45xplainFile\x12\".clustercode.v1.ExplainFileRequest\x1a#.clustercode.v1.ExplainFileResponse\x12M\n\x08ListJobs\x12\x1f.clustercode.v1.ListJobsRequest\x1a .clustercode.v1.ListJobsResponse\x12G\n\x06GetJob\x12\x1d.clustercode.v1.GetJobRequest\x1a\x1e.clustercode.v1.GetJobResponse\x12R\n\tWatchJobs\x12 .clustercode.v1.WatchJobsRequest\x1a!.clustercode.v1.WatchJobsResponse0\x01\x12P\n\tCancelJob\x12 .clustercode.v1.CancelJobRequest\x1a!.clustercode.v1.CancelJobResponse\x12M\n\x08RetryJob\x12\x1f.clustercode.v1.RetryJobRequest\x1a .clustercode.v1.RetryJobResponse\x12P\n\tDeleteJob\x12 .clustercode.v1.DeleteJobRequest\x1a!.clustercode.v1.DeleteJobResponse\x12Y\n\x0cListProfiles\x12#.clustercode.v1.ListProfilesRequest\x1a$.clustercode.v1.ListProfilesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63lustercode/v1/service.proto\x12\x0e\x63lustercode.v1\x1a\x19\x63lustercode/v1/jobs.proto\x1a\x1c\x63lustercode/v1/library.proto\"\x12\n\x10GetStatusRequest\"\xf5\x01\n\x11GetStatusResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08\x65xecutor\x18\x02 \x01(\t\x12\x18\n\x10\x65xecutor_healthy\x18\x03 \x01(\x08\x12\x18\n\x10\x65xecutor_message\x18\x04 \x01(\t\x12\x15\n\rredis_healthy\x18\x05 \x01(\x08\x12\x15\n\rredis_message\x18\x06 \x01(\t\x12\x13\n\x0bqueue_depth\x18\x07 \x01(\x03\x12\x13\n\x0b\x61\x63tive_jobs\x18\x08 \x01(\x03\x12\x31\n\njob_counts\x18\t \x03(\x0b\x32\x1d.clustercode.v1.JobStateCount\"+\n\x12ScanLibraryRequest\x12\x15\n\rmax_decisions\x18\x01 \x01(\x05\"\x8e\x01\n\x13ScanLibraryResponse\x12-\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x1d.clustercode.v1.DecisionCount\x12+\n\tdecisions\x18\x02 \x03(\x0b\x32\x18.clustercode.v1.Decision\x12\x1b\n\x13\x64\x65\x63isions_truncated\x18\x03 \x01(\x08\"v\n\x11SubmitFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x14\n\x07profile\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08priority\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\r\n\x05\x66orce\x18\x04 \x01(\x08\x42\n\n\x08_profileB\x0b\n\t_priority\"6\n\x12SubmitFileResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\"\"\n\x12\x45xplainFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"\xa2\x03\n\x13\x45xplainFileResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07profile\x18\x02 \x01(\t\x12\x41\n\x07origins\x18\x03 \x03(\x0b\x32\x30.clustercode.v1.ExplainFileResponse.OriginsEntry\x12\x0e\n\x06output\x18\x04 \x01(\t\x12*\n\x08\x64\x65\x63ision\x18\x05 \x01(\x0b\x32\x18.clustercode.v1.Decision\x12\x13\n\x0bskip_reason\x18\x06 \x01(\t\x12\x0e\n\x06slices\x18\x07 \x01(\x05\x12\x0e\n\x06\x66rames\x18\x08 \x01(\x03\x12?\n\x06values\x18\t \x03(\x0b\x32/.clustercode.v1.ExplainFileResponse.ValuesEntry\x12\x18\n\x10\x64uration_seconds\x18\n \x01(\x01\x1a.\n\x0cOriginsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"a\n\x0fListJobsRequest\x12\'\n\x05state\x18\x01 \x01(\x0e\x32\x18.clustercode.v1.JobState\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"N\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.clustercode.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"Y\n\x0eGetJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\x12%\n\x06slices\x18\x02 \x03(\x0b\x32\x15.clustercode.v1.Slice\":\n\x10WatchJobsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_event_id\x18\x02 \x01(\t\"<\n\x11WatchJobsResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.clustercode.v1.JobEvent\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x11\x43\x61ncelJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\"!\n\x0fRetryJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x10RetryJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\"\"\n\x10\x44\x65leteJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x11\x44\x65leteJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.clustercode.v1.Job\"\x15\n\x13ListProfilesRequest\"A\n\x14ListProfilesResponse\x12)\n\x08profiles\x18\x01 \x03(\x0b\x32\x17.clustercode.v1.Profile2\xa5\x07\n\x12\x43lustercodeService\x12P\n\tGetStatus\x12 .clustercode.v1.GetStatusRequest\x1a!.clustercode.v1.GetStatusResponse\x12V\n\x0bScanLibrary\x12\".clustercode.v1.ScanLibraryRequest\x1a#.clustercode.v1.ScanLibraryResponse\x12S\n\nSubmitFile\x12!.clustercode.v1.SubmitFileRequest\x1a\".clustercode.v1.SubmitFileResponse\x12V\n\x0b\x45xplainFile\x12\".clustercode.v1.ExplainFileRequest\x1a#.clustercode.v1.ExplainFileResponse\x12M\n\x08ListJobs\x12\x1f.clustercode.v1.ListJobsRequest\x1a .clustercode.v1.ListJobsResponse\x12G\n\x06GetJob\x12\x1d.clustercode.v1.GetJobRequest\x1a\x1e.clustercode.v1.GetJobResponse\x12R\n\tWatchJobs\x12 .clustercode.v1.WatchJobsRequest\x1a!.clustercode.v1.WatchJobsResponse0\x01\x12P\n\tCancelJob\x12 .clustercode.v1.CancelJobRequest\x1a!.clustercode.v1.CancelJobResponse\x12M\n\x08RetryJob\x12\x1f.clustercode.v1.RetryJobRequest\x1a .clustercode.v1.RetryJobResponse\x12P\n\tDeleteJob\x12 .clustercode.v1.DeleteJobRequest\x1a!.clustercode.v1.DeleteJobResponse\x12Y\n\x0cListProfiles\x12#.clustercode.v1.ListProfilesRequest\x1a$.clustercode.v1.ListProfilesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EXPLAINFILERESPONSE_ORIGINSENTRY']._loaded_options = None
   _globals['_EXPLAINFILERESPONSE_ORIGINSENTRY']._serialized_options = b'8\001'
+  _globals['_EXPLAINFILERESPONSE_VALUESENTRY']._loaded_options = None
+  _globals['_EXPLAINFILERESPONSE_VALUESENTRY']._serialized_options = b'8\001'
   _globals['_GETSTATUSREQUEST']._serialized_start=105
   _globals['_GETSTATUSREQUEST']._serialized_end=123
   _globals['_GETSTATUSRESPONSE']._serialized_start=126
@@ -50,37 +52,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPLAINFILEREQUEST']._serialized_start=739
   _globals['_EXPLAINFILEREQUEST']._serialized_end=773
   _globals['_EXPLAINFILERESPONSE']._serialized_start=776
-  _globals['_EXPLAINFILERESPONSE']._serialized_end=1056
-  _globals['_EXPLAINFILERESPONSE_ORIGINSENTRY']._serialized_start=1010
-  _globals['_EXPLAINFILERESPONSE_ORIGINSENTRY']._serialized_end=1056
-  _globals['_LISTJOBSREQUEST']._serialized_start=1058
-  _globals['_LISTJOBSREQUEST']._serialized_end=1155
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1157
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1235
-  _globals['_GETJOBREQUEST']._serialized_start=1237
-  _globals['_GETJOBREQUEST']._serialized_end=1268
-  _globals['_GETJOBRESPONSE']._serialized_start=1270
-  _globals['_GETJOBRESPONSE']._serialized_end=1359
-  _globals['_WATCHJOBSREQUEST']._serialized_start=1361
-  _globals['_WATCHJOBSREQUEST']._serialized_end=1419
-  _globals['_WATCHJOBSRESPONSE']._serialized_start=1421
-  _globals['_WATCHJOBSRESPONSE']._serialized_end=1481
-  _globals['_CANCELJOBREQUEST']._serialized_start=1483
-  _globals['_CANCELJOBREQUEST']._serialized_end=1517
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1519
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1572
-  _globals['_RETRYJOBREQUEST']._serialized_start=1574
-  _globals['_RETRYJOBREQUEST']._serialized_end=1607
-  _globals['_RETRYJOBRESPONSE']._serialized_start=1609
-  _globals['_RETRYJOBRESPONSE']._serialized_end=1661
-  _globals['_DELETEJOBREQUEST']._serialized_start=1663
-  _globals['_DELETEJOBREQUEST']._serialized_end=1697
-  _globals['_DELETEJOBRESPONSE']._serialized_start=1699
-  _globals['_DELETEJOBRESPONSE']._serialized_end=1752
-  _globals['_LISTPROFILESREQUEST']._serialized_start=1754
-  _globals['_LISTPROFILESREQUEST']._serialized_end=1775
-  _globals['_LISTPROFILESRESPONSE']._serialized_start=1777
-  _globals['_LISTPROFILESRESPONSE']._serialized_end=1842
-  _globals['_CLUSTERCODESERVICE']._serialized_start=1845
-  _globals['_CLUSTERCODESERVICE']._serialized_end=2778
+  _globals['_EXPLAINFILERESPONSE']._serialized_end=1194
+  _globals['_EXPLAINFILERESPONSE_ORIGINSENTRY']._serialized_start=1101
+  _globals['_EXPLAINFILERESPONSE_ORIGINSENTRY']._serialized_end=1147
+  _globals['_EXPLAINFILERESPONSE_VALUESENTRY']._serialized_start=1149
+  _globals['_EXPLAINFILERESPONSE_VALUESENTRY']._serialized_end=1194
+  _globals['_LISTJOBSREQUEST']._serialized_start=1196
+  _globals['_LISTJOBSREQUEST']._serialized_end=1293
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1295
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1373
+  _globals['_GETJOBREQUEST']._serialized_start=1375
+  _globals['_GETJOBREQUEST']._serialized_end=1406
+  _globals['_GETJOBRESPONSE']._serialized_start=1408
+  _globals['_GETJOBRESPONSE']._serialized_end=1497
+  _globals['_WATCHJOBSREQUEST']._serialized_start=1499
+  _globals['_WATCHJOBSREQUEST']._serialized_end=1557
+  _globals['_WATCHJOBSRESPONSE']._serialized_start=1559
+  _globals['_WATCHJOBSRESPONSE']._serialized_end=1619
+  _globals['_CANCELJOBREQUEST']._serialized_start=1621
+  _globals['_CANCELJOBREQUEST']._serialized_end=1655
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1657
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1710
+  _globals['_RETRYJOBREQUEST']._serialized_start=1712
+  _globals['_RETRYJOBREQUEST']._serialized_end=1745
+  _globals['_RETRYJOBRESPONSE']._serialized_start=1747
+  _globals['_RETRYJOBRESPONSE']._serialized_end=1799
+  _globals['_DELETEJOBREQUEST']._serialized_start=1801
+  _globals['_DELETEJOBREQUEST']._serialized_end=1835
+  _globals['_DELETEJOBRESPONSE']._serialized_start=1837
+  _globals['_DELETEJOBRESPONSE']._serialized_end=1890
+  _globals['_LISTPROFILESREQUEST']._serialized_start=1892
+  _globals['_LISTPROFILESREQUEST']._serialized_end=1913
+  _globals['_LISTPROFILESRESPONSE']._serialized_start=1915
+  _globals['_LISTPROFILESRESPONSE']._serialized_end=1980
+  _globals['_CLUSTERCODESERVICE']._serialized_start=1983
+  _globals['_CLUSTERCODESERVICE']._serialized_end=2916
 # @@protoc_insertion_point(module_scope)

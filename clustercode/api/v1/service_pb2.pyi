@@ -75,8 +75,15 @@ class ExplainFileRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class ExplainFileResponse(_message.Message):
-    __slots__ = ("path", "profile", "origins", "output", "decision", "skip_reason", "slices", "frames")
+    __slots__ = ("path", "profile", "origins", "output", "decision", "skip_reason", "slices", "frames", "values", "duration_seconds")
     class OriginsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +98,8 @@ class ExplainFileResponse(_message.Message):
     SKIP_REASON_FIELD_NUMBER: _ClassVar[int]
     SLICES_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
     path: str
     profile: str
     origins: _containers.ScalarMap[str, str]
@@ -99,7 +108,9 @@ class ExplainFileResponse(_message.Message):
     skip_reason: str
     slices: int
     frames: int
-    def __init__(self, path: _Optional[str] = ..., profile: _Optional[str] = ..., origins: _Optional[_Mapping[str, str]] = ..., output: _Optional[str] = ..., decision: _Optional[_Union[_library_pb2.Decision, _Mapping]] = ..., skip_reason: _Optional[str] = ..., slices: _Optional[int] = ..., frames: _Optional[int] = ...) -> None: ...
+    values: _containers.ScalarMap[str, str]
+    duration_seconds: float
+    def __init__(self, path: _Optional[str] = ..., profile: _Optional[str] = ..., origins: _Optional[_Mapping[str, str]] = ..., output: _Optional[str] = ..., decision: _Optional[_Union[_library_pb2.Decision, _Mapping]] = ..., skip_reason: _Optional[str] = ..., slices: _Optional[int] = ..., frames: _Optional[int] = ..., values: _Optional[_Mapping[str, str]] = ..., duration_seconds: _Optional[float] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
     __slots__ = ("state", "page_size", "page_token")
