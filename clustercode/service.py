@@ -24,6 +24,7 @@ from clustercode.errors import (
     NotFoundError,
 )
 from clustercode.executors.base import Executor
+from clustercode.fswatch import LibraryWatcher
 from clustercode.history import History
 from clustercode.mediainfo import probe
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
@@ -383,14 +384,31 @@ class Controller:
                 await scans
 
     async def _scan_periodically(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                report = await self.scan()
-                log.info("scan: %s", dict(report.counts))
-            except ClustercodeError as exc:
-                log.error("scan failed: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.settings.scan_interval)
+        """Scan now, then every scan interval, and soon after files change in the library."""
+        watcher = LibraryWatcher(
+            self.settings.libraries,
+            exclude=self.settings.excluded_dirs(),
+            settle_seconds=self.settings.settle_seconds,
+        )
+        watcher.start()
+        try:
+            while not stop.is_set():
+                try:
+                    report = await self.scan()
+                    log.info("scan: %s", {k.value: n for k, n in report.counts.items()})
+                except ClustercodeError as exc:
+                    log.error("scan failed: %s", exc)
+                waits = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(watcher.wait_settled()),
+                ]
+                await asyncio.wait(
+                    waits, timeout=self.settings.scan_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in waits:
+                    waiter.cancel()
+        finally:
+            watcher.stop()
 
     async def _wait_state(self, job_id: str, done: Callable[[Job], bool]) -> Job:
         deadline = time.monotonic() + 60
