@@ -1,0 +1,149 @@
+"""Protobuf <-> model conversions: round trips, every enum member mapped, request checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from clustercode.api.v1 import jobs_pb2, library_pb2
+from clustercode.errors import InvalidArgumentError
+from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
+from clustercode.server import convert
+
+
+def full_job(state: JobState = JobState.RUNNING) -> Job:
+    return Job(
+        id="abc123",
+        source="/lib/a b/ü.mkv",
+        fingerprint="123:ff00",
+        profile="hevc",
+        profile_hash="deadbeef",
+        output="/out/ü.mkv",
+        state=state,
+        priority=-3,
+        created_at=1_700_000_000.123456,
+        started_at=1_700_000_010.5,
+        finished_at=None,
+        slices_total=8,
+        slices_done=3,
+        frames_total=14_400,
+        frames_done=5_000,
+        size_before=3_000_000_000,
+        size_after=0,
+        attempts=2,
+        error="slice 3: decode error",
+        run_id="cc-abc123-2",
+        executor="local",
+    )
+
+
+@pytest.mark.parametrize("state", list(JobState))
+def test_job_round_trip(state: JobState) -> None:
+    job = full_job(state)
+    message = convert.job_to_proto(job)
+    assert convert.job_from_proto(jobs_pb2.Job.FromString(message.SerializeToString())) == job
+
+
+def test_job_times_unset_when_missing() -> None:
+    message = convert.job_to_proto(full_job())
+    assert message.HasField("create_time") and message.HasField("start_time")
+    assert not message.HasField("finish_time")
+    assert message.create_time.seconds == 1_700_000_000
+    assert message.create_time.nanos == 123_456_000
+    bare = convert.job_to_proto(
+        Job(id="x", source="", fingerprint="", profile="", profile_hash="", output="")
+    )
+    assert not bare.HasField("create_time")
+
+
+def test_every_job_state_has_a_distinct_value() -> None:
+    values = {convert.job_state_to_proto(s) for s in JobState}
+    assert len(values) == len(JobState)
+    assert jobs_pb2.JOB_STATE_UNSPECIFIED not in values
+    assert set(jobs_pb2.JobState.values()) - values == {jobs_pb2.JOB_STATE_UNSPECIFIED}
+
+
+def test_job_state_filter() -> None:
+    assert convert.job_state_from_proto(jobs_pb2.JOB_STATE_UNSPECIFIED) is None
+    assert convert.job_state_from_proto(jobs_pb2.JOB_STATE_PARKED) is JobState.PARKED
+    with pytest.raises(InvalidArgumentError) as caught:
+        convert.job_state_from_proto(42)
+    assert caught.value.field == "state"
+
+
+@pytest.mark.parametrize("state", ["pending", "running", "succeeded", "failed"])
+def test_slice_round_trip(state: str) -> None:
+    progress = SliceProgress(
+        index=4, frames_total=300, frames_done=120, state=state, attempts=1, fps=61.25, message="m"
+    )
+    assert convert.slice_from_proto(convert.slice_to_proto(progress)) == progress
+
+
+def test_unknown_slice_state_is_unspecified() -> None:
+    message = convert.slice_to_proto(SliceProgress(index=0, frames_total=1, state="exploded"))
+    assert message.state == jobs_pb2.SLICE_STATE_UNSPECIFIED
+
+
+@pytest.mark.parametrize("kind", ["state", "slice", "deleted"])
+def test_event_round_trip(kind: str) -> None:
+    progress = SliceProgress(index=1, frames_total=10, frames_done=5, state="running")
+    event = JobEvent(
+        id="1700000000000-3",
+        job_id="abc123",
+        kind=kind,
+        job=full_job(),
+        slice=progress if kind == "slice" else None,
+        time=1_700_000_020.25,
+    )
+    message = convert.event_to_proto(event)
+    assert message.HasField("slice") is (kind == "slice")
+    assert convert.event_from_proto(message) == event
+
+
+def test_event_kinds_cover_the_enum() -> None:
+    assert set(convert.EVENT_KINDS.values()) == set(jobs_pb2.JobEventKind.values()) - {
+        jobs_pb2.JOB_EVENT_KIND_UNSPECIFIED
+    }
+
+
+@pytest.mark.parametrize("kind", list(DecisionKind))
+def test_decision_round_trip(kind: DecisionKind) -> None:
+    decision = Decision(path="/lib/x.mkv", kind=kind, reason="why", profile="p", job_id="j")
+    assert convert.decision_from_proto(convert.decision_to_proto(decision)) == decision
+
+
+def test_every_decision_kind_maps() -> None:
+    values = {
+        convert.decision_to_proto(Decision(path="", kind=k, reason="")).kind for k in DecisionKind
+    }
+    assert values == set(library_pb2.DecisionKind.values()) - {
+        library_pb2.DECISION_KIND_UNSPECIFIED
+    }
+
+
+@pytest.mark.parametrize(
+    ("asked", "used"), [(0, 50), (1, 1), (50, 50), (1000, 1000), (1001, 1000), (2**31 - 1, 1000)]
+)
+def test_page_size(asked: int, used: int) -> None:
+    assert convert.page_size_from(asked) == used
+
+
+@pytest.mark.parametrize(("asked", "used"), [(0, 1000), (7, 7), (10_000, 10_000), (99_999, 10_000)])
+def test_max_decisions(asked: int, used: int) -> None:
+    assert convert.max_decisions_from(asked) == used
+
+
+@pytest.mark.parametrize(
+    ("function", "field"),
+    [(convert.page_size_from, "page_size"), (convert.max_decisions_from, "max_decisions")],
+)
+def test_negative_sizes_name_the_field(function: object, field: str) -> None:
+    assert callable(function)
+    with pytest.raises(InvalidArgumentError, match=f"^{field}: must not be negative") as caught:
+        function(-1)
+    assert caught.value.field == field
+
+
+def test_required() -> None:
+    assert convert.required("x", "path") == "x"
+    with pytest.raises(InvalidArgumentError, match=r"^job_id: is required$"):
+        convert.required("", "job_id")
