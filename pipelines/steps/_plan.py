@@ -139,6 +139,10 @@ def slice_count(duration: float, slice_seconds: float) -> int:
 
 # Extra lead before the keyframe in formats without a seek index (see seek_time).
 DISCONTINUOUS_SEEK_MARGIN = 0.1
+# The ffmpeg CLI's "dts heuristic": -ss moves 3/23 s earlier for B-frame video in formats that
+# do not seek by pts (fftools/ffmpeg_demux.c), rounded up to whole microseconds.
+CLI_SEEK_ADJUSTMENT = 0.130435
+SEEK_GUARD = 0.002
 
 
 def seek_time(
@@ -148,24 +152,38 @@ def seek_time(
 
     That keyframe is the last one presented at or before the frame: an open-GOP frame that is
     presented before its own keyframe refers back into the previous group, which starts there.
-    Matroska and MP4 seek through an index to a keyframe at or before the target, so the
-    keyframe's pts is exact. MPEG-TS and -PS have no index: ffmpeg searches for any packet whose
-    dts is at or below the target, so the target is the keyframe's dts minus a margin, which
-    lands before the keyframe; seeking to the wanted frame itself would land after it and decode
-    garbage or drop frames.
+
+    Matroska and MP4 seek through an index to the last keyframe at or before the target. The
+    ffmpeg CLI first moves the target 3/23 s earlier when the video has B-frames and the format
+    does not seek by pts (Matroska), which would land one whole group early; the target is put
+    that much after the keyframe when the next keyframe and the slice's first frame are both
+    later still, so it lands on the keyframe whether or not ffmpeg adjusts it.
+
+    MPEG-TS and -PS have no index: ffmpeg searches for any packet whose dts is at or below the
+    target, so the target is the keyframe's dts minus a margin, which lands before the keyframe.
+    Seeking to the wanted frame itself lands after its keyframe and decodes garbage or drops
+    frames (measured with ffmpeg 9 on open-GOP H.264 in MPEG-TS).
 
     Returns:
         Seconds after ``format.start_time``, or ``None`` to read from the start of the file.
     """
-    position = bisect_right(timeline.keyframes, timeline.pts[first]) - 1
+    pts = timeline.pts
+    position = bisect_right(timeline.keyframes, pts[first]) - 1
     if position <= 0:
         return None
+    keyframe = timeline.seconds(timeline.keyframes[position])
     if discontinuous:
         ticks = timeline.keyframe_dts[position]
         seconds = timeline.seconds(ticks) - start_time - DISCONTINUOUS_SEEK_MARGIN
         seconds = math.floor(seconds * 1_000_000) / 1_000_000
     else:
-        seconds = timeline.seconds(timeline.keyframes[position]) - start_time
+        seconds = keyframe - start_time
+        compensated = keyframe + CLI_SEEK_ADJUSTMENT
+        later = [timeline.seconds(pts[first - 1] + pts[first]) / 2]
+        if position + 1 < len(timeline.keyframes):
+            later.append(timeline.seconds(timeline.keyframes[position + 1]))
+        if compensated + SEEK_GUARD < min(later):
+            seconds = compensated - start_time
     return seconds if seconds > 0 else None
 
 

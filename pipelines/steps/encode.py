@@ -137,7 +137,7 @@ def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) ->
     try:
         _ffmpeg_run.run(
             encode_command(source=source, plan=plan, piece=piece, settings=settings, output=temp),
-            what=f"{label}: cannot encode from {source}",
+            what=f"{label}: encoding from {source} failed",
             on_frames=progress.update,
             quiet_required=False,
         )

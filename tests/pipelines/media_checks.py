@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pipelines.probe import MediaInfo, VideoTimeline
+from pipelines.probe import MediaInfo, StreamKind, VideoTimeline
 
 StreamRow = tuple[str, str | None, str | None, bool, bool]
 
@@ -30,10 +30,10 @@ def stream_rows(info: MediaInfo, *, video_codec: bool = False) -> list[StreamRow
 
     The video codec is left out unless asked for: it is the one thing meant to change.
     """
-    order = ("video", "audio", "subtitle", "data", "attachment")
+    order: tuple[StreamKind, ...] = ("video", "audio", "subtitle", "data", "attachment")
     rows: list[StreamRow] = []
     for kind in order:
-        for stream in info.of_kind(kind):  # type: ignore[arg-type]
+        for stream in info.of_kind(kind):
             codec = stream.codec if kind != "video" or video_codec else None
             # "und" is how MP4 spells no language; Matroska leaves the element out.
             language = None if stream.language == "und" else stream.language
