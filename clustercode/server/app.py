@@ -45,23 +45,34 @@ _SERVER_OPTIONS = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListenAddress:
-    """A parsed ``HOST:PORT`` listen address."""
+    """A parsed listen address: ``HOST:PORT`` or ``unix:PATH``.
 
-    host: str
-    port: int
+    Attributes:
+        host: the host or IP address ("" for every interface); empty for a unix socket.
+        port: the TCP port, 0 for any free one; 0 for a unix socket.
+        unix_path: the socket path of a ``unix:PATH`` address, else empty.
+    """
+
+    host: str = ""
+    port: int = 0
+    unix_path: str = ""
 
     @classmethod
     def parse(cls, listen: str) -> ListenAddress:
-        """Parse ``HOST:PORT``, ``[IPV6]:PORT`` or ``:PORT`` (every interface).
+        """Parse ``HOST:PORT``, ``[IPV6]:PORT``, ``:PORT`` (every interface) or ``unix:PATH``.
 
         Raises:
-            ConfigError: the address has no port or the port is not 0-65535.
+            ConfigError: the address has no port, the port is not 0-65535, or PATH is empty.
         """
+        if listen.startswith("unix:"):
+            if not listen[5:]:
+                raise ConfigError(f"listen address {listen!r}: expected unix:PATH")
+            return cls(unix_path=listen[5:])
         host, sep, port_text = listen.rpartition(":")
         if not sep or not port_text.isdigit() or int(port_text) > 65535:
             raise ConfigError(
                 f"listen address {listen!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN} or "
-                "0.0.0.0:50051"
+                "0.0.0.0:50051, or unix:PATH"
             )
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
@@ -69,8 +80,8 @@ class ListenAddress:
 
     @property
     def is_loopback(self) -> bool:
-        """Whether only this machine can connect (localhost, 127.0.0.0/8, ::1)."""
-        if self.host == "localhost":
+        """Whether only this machine can connect (unix socket, localhost, 127.0.0.0/8, ::1)."""
+        if self.unix_path or self.host == "localhost":
             return True
         try:
             return ipaddress.ip_address(self.host).is_loopback
@@ -79,6 +90,8 @@ class ListenAddress:
 
     def grpc_target(self, port: int | None = None) -> str:
         """Return the address in grpc's form, optionally with another port."""
+        if self.unix_path:
+            return f"unix:{self.unix_path}"
         host = self.host or "[::]"
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
@@ -112,8 +125,9 @@ def check_exposure(
 class ApiServer:
     """The gRPC server of one control plane: ClustercodeService, reflection and health.
 
-    Use ``async with ApiServer(...) as server:`` or ``await start()`` / ``await stop()``;
-    ``bound_port`` tells the port when listening on port 0.
+    Use ``async with ApiServer(...) as server:`` or ``await start()`` / ``await stop()``.
+    Once started, ``bound_port`` and ``address`` tell the port picked for port 0, and ``target``
+    is what a client on this machine dials.
     """
 
     def __init__(
@@ -135,26 +149,36 @@ class ApiServer:
         Raises:
             ConfigError: a bad listen address, or a non-loopback one without a token.
         """
-        self.address = ListenAddress.parse(listen)
-        check_exposure(self.address, token=token, allow_insecure_remote=allow_insecure_remote)
+        self.listen_address = ListenAddress.parse(listen)
+        check_exposure(
+            self.listen_address, token=token, allow_insecure_remote=allow_insecure_remote
+        )
         self._control = control
         self._token = token
         self._shutdown = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self._health: Any = None
-        self._port = 0
+        self._port: int | None = None
 
     @property
     def bound_port(self) -> int:
-        """The port the server listens on, once started."""
-        if not self._port:
+        """The TCP port the server listens on (0 for a unix socket), once started."""
+        if self._port is None:
             raise RuntimeError("the server is not started")
         return self._port
 
     @property
+    def address(self) -> str:
+        """The address the server listens on, with the bound port, once started."""
+        return self.listen_address.grpc_target(self.bound_port)
+
+    @property
     def target(self) -> str:
-        """``HOST:PORT`` a client on this machine can dial, once started."""
-        host = self.address.host
+        """The address a client on this machine dials, once started."""
+        listen = self.listen_address
+        if listen.unix_path:
+            return listen.grpc_target()
+        host = listen.host
         if not host or host in ("0.0.0.0", "::"):  # noqa: S104 (a comparison, not a bind)
             host = "127.0.0.1"
         return ListenAddress(host=host, port=self.bound_port).grpc_target()
@@ -175,7 +199,7 @@ class ApiServer:
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        target = self.address.grpc_target()
+        target = self.listen_address.grpc_target()
         try:
             port = server.add_insecure_port(target)
         except RuntimeError as error:
@@ -186,10 +210,11 @@ class ApiServer:
         await server.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._server, self._port = server, port
+        # grpc reports 1 for a unix socket, which has no port.
+        self._server, self._port = server, 0 if self.listen_address.unix_path else port
         log.info(
             "clustercode API listening on %s (%s)",
-            self.address.grpc_target(port),
+            self.address,
             "bearer token required" if self._token else "no token",
         )
 
@@ -238,7 +263,8 @@ async def serve(
         allow_insecure_remote: allow a non-loopback address without a token.
         stop: set it to shut down; created here if None.
         grace: seconds in-flight calls get to finish at shutdown.
-        on_listening: called with the started server, e.g. to learn ``bound_port``.
+        on_listening: called with the started server, e.g. to print ``address`` or learn
+            ``bound_port``.
 
     Raises:
         ConfigError: a bad or unbindable address, or an unprotected non-loopback one.

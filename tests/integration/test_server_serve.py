@@ -41,7 +41,17 @@ def test_rejects_malformed_listen_address(listen: str) -> None:
 
 async def test_remote_address_with_token_serves() -> None:
     async with ApiServer(ControlDouble(), listen="0.0.0.0:0", token=TOKEN) as server:
+        assert server.bound_port > 0
+        assert server.address == f"0.0.0.0:{server.bound_port}"
         assert server.target == f"127.0.0.1:{server.bound_port}"
+        assert await status_version(server.target) == "0.1.0"
+
+
+async def test_unix_socket(tmp_path: Path) -> None:
+    socket_path = tmp_path / "api.sock"
+    async with ApiServer(ControlDouble(), listen=f"unix:{socket_path}", token=None) as server:
+        assert (server.bound_port, server.target) == (0, f"unix:{socket_path}")
+        assert socket_path.is_socket()
         assert await status_version(server.target) == "0.1.0"
 
 

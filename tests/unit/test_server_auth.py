@@ -59,6 +59,14 @@ def test_listen_address(listen: str, host: str, port: int, loopback: bool, targe
     assert address.grpc_target() == target
 
 
+def test_unix_socket_address() -> None:
+    address = ListenAddress.parse("unix:/run/clustercode/api.sock")
+    assert (address.unix_path, address.is_loopback) == ("/run/clustercode/api.sock", True)
+    assert address.grpc_target() == "unix:/run/clustercode/api.sock"
+    with pytest.raises(ConfigError, match="expected unix:PATH"):
+        ListenAddress.parse("unix:")
+
+
 def test_exposure_check() -> None:
     remote = ListenAddress.parse("0.0.0.0:50051")
     with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0:50051 without"):
