@@ -234,7 +234,8 @@ class Settings(BaseSettings):
         if value.startswith("unix:"):
             return value
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        # Port 0 asks the system for a free port (the server prints the one it got).
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError(f"expected host:port or unix:PATH, got {value!r}")
         return value
 
