@@ -174,8 +174,11 @@ def merge(
         audio_offset=audio_offset,
         covers=covers,
     )
-    if not output.parent.is_dir():
-        raise StepError(f"output directory {output.parent} does not exist")
+    # The output tree mirrors the library: its folders appear as their first file is published.
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StepError(f"cannot create output directory {output.parent}: {exc.strerror}") from exc
     temp = output_temp_path(output)
     try:
         command = mux_command(
