@@ -12,7 +12,7 @@ import av
 import pytest
 
 from pipelines.ffmpeg import ffmpeg_path
-from tests.pipelines.clips import h264_open_gop, overwrite_middle
+from tests.pipelines.clips import h264_open_gop, overwrite_middle, variable_frame_rate
 
 FAST_PROFILE = 'video: [-c:v, libx264, -preset, ultrafast, -crf, "30"]\naudio: copy\n'
 
@@ -30,6 +30,13 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def other_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "vfr.mkv"
+    variable_frame_rate(ffmpeg_path(), path)
+    return path
+
+
 class Setup:
     def __init__(self, root: Path, clip: Path) -> None:
         self.root = root
@@ -43,10 +50,10 @@ class Setup:
         (self.library / "shows").mkdir()
         self.clip = clip
 
-    def add(self, relative: str) -> Path:
+    def add(self, relative: str, clip: Path | None = None) -> Path:
         target = self.library / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(self.clip.read_bytes())
+        target.write_bytes((clip or self.clip).read_bytes())
         return target
 
     def cli(self, *args: str, check_code: int | None = 0) -> subprocess.CompletedProcess[str]:
@@ -100,32 +107,35 @@ def setup(tmp_path: Path, clip: Path) -> Setup:
     return Setup(tmp_path, clip)
 
 
-def test_run_twice_then_delete_and_rename(setup: Setup) -> None:
+def test_run_twice_then_delete_and_rename(setup: Setup, other_clip: Path) -> None:
     setup.add("films/a.mkv")
-    setup.add("shows/b.mkv")
+    setup.add("shows/b.mkv", other_clip)
+    setup.add("shows/copy-of-a.mkv")
     first = setup.run()
-    assert "2 new" in first.stdout
+    # The copy has the same content as a.mkv: one job serves both.
+    assert "2 new, 1 queued" in first.stdout
     assert "2 succeeded" in first.stdout
     out_a = setup.output / "films" / "a.mkv"
     out_b = setup.output / "shows" / "b.mkv"
     assert frames(out_a) == frames(setup.clip) == 150
-    assert frames(out_b) == 150
+    assert frames(out_b) == frames(other_clip) > 0
     stamp = out_a.stat().st_mtime_ns
 
     second = setup.run()
-    assert "2 done" in second.stdout
+    assert "3 done" in second.stdout
     assert "nothing to transcode" in second.stdout
     assert out_a.stat().st_mtime_ns == stamp
     jobs = setup.history("--state", "succeeded")
     assert sorted(Path(str(j["source"])).name for j in jobs) == ["a.mkv", "b.mkv"]
 
     # Deleting the history entry (by the source's path) makes the next run redo the file.
+    (setup.library / "shows" / "copy-of-a.mkv").unlink()
     deleted = setup.cli(
         "history", "delete", str(setup.library / "films" / "a.mkv"), "--state-dir", str(setup.state)
     )
     assert "deleted" in deleted.stdout
     third = setup.run()
-    assert "1 new" in third.stdout and "1 done" in third.stdout
+    assert "1 new, 1 done" in third.stdout
     assert out_a.stat().st_mtime_ns != stamp
     assert frames(out_a) == 150
 
@@ -156,12 +166,12 @@ def test_corrupt_file_is_parked_with_reason(setup: Setup) -> None:
 
 
 def test_output_inside_library_is_never_scanned_and_skip_rules_apply(
-    tmp_path: Path, clip: Path
+    tmp_path: Path, clip: Path, other_clip: Path
 ) -> None:
     setup = Setup(tmp_path, clip)
     setup.output = setup.library / "transcoded"
     setup.add("films/a.mkv")
-    setup.add("shows/b.mkv")
+    setup.add("shows/b.mkv", other_clip)
     (setup.library / "shows" / ".clustercode.yaml").write_text("skip:\n  codecs: [h264]\n")
     first = setup.run()
     assert "1 new" in first.stdout and "1 skipped" in first.stdout
