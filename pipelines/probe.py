@@ -293,6 +293,10 @@ def _describe(
             if packet.size == 0:
                 continue  # PyAV's end-of-stream flush packets carry no data
             index = packet.stream_index
+            if index == main_video and packet.is_discard:
+                # Before an MP4 edit list's start: decoders drop these frames, so they are not
+                # frames of the video.
+                continue
             stats[index].add(packet.pts, packet.duration)
             if packet.is_corrupt:
                 corrupt.append(f"stream {index}: corrupt packet at pts {packet.pts}")

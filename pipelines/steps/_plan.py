@@ -221,7 +221,7 @@ def build_plan(
         )
     stat = source.stat()
     return Plan(
-        source=str(source),
+        source=str(source.absolute()),
         source_size=stat.st_size,
         source_mtime_ns=stat.st_mtime_ns,
         start_time=info.start_time,

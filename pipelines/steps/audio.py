@@ -45,7 +45,10 @@ def encode_audio(*, source: Path, work: Path, settings: EncodeSettings) -> Path 
     args += [*settings.audio, "-map_chapters", "-1"]
     args += ["-f", "matroska", "-y", str(temp)]
     try:
-        _ffmpeg_run.run(args, what=f"encoding the audio of {source} failed")
+        # -xerror and the exit status decide, as for slices: split has already checked the
+        # container, and decoders report recoverable glitches (e.g. a cut-off first frame of
+        # an MPEG-TS capture) at error level too.
+        _ffmpeg_run.run(args, what=f"encoding the audio of {source} failed", quiet_required=False)
         temp.replace(final)
     finally:
         _atomic.remove_quietly(temp)
