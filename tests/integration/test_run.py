@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,39 @@ def test_bad_arguments_are_one_line_errors(setup: Setup) -> None:
     )
     assert "broken.yaml line 2" in result.stderr
     assert "crff" in result.stderr
+
+
+def test_interrupt_cancels_cleanly(setup: Setup, tmp_path: Path) -> None:
+    big = tmp_path / "big.mkv"
+    subprocess.run(
+        [ffmpeg_path(), "-nostdin", "-v", "error", "-f", "lavfi",
+         "-i", "testsrc2=size=640x360:rate=25:duration=20", "-f", "lavfi",
+         "-i", "sine=duration=20", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+         str(big)],
+        check=True,
+    )  # fmt: skip
+    setup.add("films/big.mkv", big)
+    (setup.profiles / "fast.yaml").write_text(
+        'video: [-c:v, libx264, -preset, veryslow, -crf, "18"]\naudio: copy\n'
+    )
+    env = {**os.environ, "CLUSTERCODE_SETTLE_SECONDS": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clustercode", "run", str(setup.library), str(setup.output),
+         "--state-dir", str(setup.state), "--profiles", str(setup.profiles), "--profile", "fast",
+         "--slice-seconds", "5", "--parallel", "2", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        if ": running" in line or "%" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, out + err
+    assert "1 cancelled" in out
+    assert "Traceback" not in err
+    jobs = setup.history("--state", "cancelled")
+    assert len(jobs) == 1 and jobs[0]["error"] == "cancelled"
+    assert not [p for p in setup.output.rglob("*") if p.is_file()]
+    work = setup.state / "work"
+    assert not work.exists() or not list(work.iterdir())
