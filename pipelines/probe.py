@@ -200,8 +200,10 @@ def _kind(stream: av.stream.Stream, dispositions: tuple[str, ...]) -> StreamKind
 
 
 def _codec_name(stream: av.stream.Stream) -> str | None:
+    # The codec's own name ("av1", "subrip"), as ffprobe reports it, not the name of the
+    # decoder PyAV happened to pick ("libdav1d", "srt").
     context = getattr(stream, "codec_context", None)
-    return None if context is None else str(context.name)
+    return None if context is None else str(context.codec.canonical_name)
 
 
 class _StreamStats:

@@ -18,8 +18,8 @@ def test_rich_mkv_streams_attachments_and_chapters(clips: ClipStore) -> None:
         (0, "video", "h264"),
         (1, "audio", "aac"),
         (2, "audio", "aac"),
-        (3, "subtitle", "srt"),
-        (4, "subtitle", "srt"),
+        (3, "subtitle", "subrip"),
+        (4, "subtitle", "subrip"),
         (5, "attachment", None),
         (6, "attachment", "mjpeg"),
     ]
