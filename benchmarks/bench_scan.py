@@ -48,7 +48,7 @@ def build_tree(root: Path, dirs: int, files: int) -> int:
             (directory / ".clustercode.yaml").write_text("priority: 5\nexclude: ['*sample*']\n")
         for f in range(files):
             path = directory / f"episode-{f:03d}.mkv"
-            path.write_bytes(b"not really media")
+            path.write_bytes(f"not really media {d} {f}".encode())
             os.utime(path, (old, old))
             count += 1
         if d % 250 == 0:

@@ -6,6 +6,7 @@ See :mod:`clustercode.profiles` for the file format.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -159,15 +160,7 @@ class Profile:
         not requeue a library), skip rules, naming and priority (they decide *whether* and
         *where*, not *what*). A file done under the same profile name and hash is never redone.
         """
-        payload = {
-            "v": _HASH_VERSION,
-            "video": list(self.video),
-            "audio": None if self.audio is None else list(self.audio),
-            "keep": {k: getattr(self.keep, k) for k in StreamKeep.__dataclass_fields__},
-            "container": self.container,
-        }
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _settings_hash(self)
 
     def output_path(self, source: Path, library_root: Path, output_root: Path) -> Path:
         """Where the output of ``source`` goes: its path below the library root, mirrored.
@@ -306,3 +299,17 @@ def _relative(source: Path, library_root: Path) -> Path:
         raise PathOutsideLibraryError(
             "path", f"{source} is not inside library root {library_root}"
         ) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _settings_hash(profile: Profile) -> str:
+    # Cached: a scan asks for it once per file, and a library has few distinct profiles.
+    payload = {
+        "v": _HASH_VERSION,
+        "video": list(profile.video),
+        "audio": None if profile.audio is None else list(profile.audio),
+        "keep": {k: getattr(profile.keep, k) for k in StreamKeep.__dataclass_fields__},
+        "container": profile.container,
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
