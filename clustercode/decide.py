@@ -114,7 +114,9 @@ class Decider:
             )
         )
         fingerprints = await self.fingerprints(entries)
-        resolved: list[tuple[ScanEntry, Resolution, str]] = []
+        # (entry, resolution, (fingerprint, settings hash)); hashes computed once per profile.
+        resolved: list[tuple[ScanEntry, Resolution, tuple[str, str]]] = []
+        hashes: dict[int, str] = {}
         for entry in entries:
             path = str(entry.path)
             try:
@@ -139,10 +141,12 @@ class Decider:
                 )
                 continue
             assert fp is not None
-            resolved.append((entry, resolution, fp))
-        refs = await self._history.find_refs(
-            [(fp, res.profile.settings_hash()) for _, res, fp in resolved]
-        )
+            profile = resolution.profile
+            ph = hashes.get(id(profile))
+            if ph is None:
+                ph = hashes[id(profile)] = profile.settings_hash()
+            resolved.append((entry, resolution, (fp, ph)))
+        refs = await self._history.find_refs([key for _, _, key in resolved])
         # Most files of a steady library are done: decide those from the index alone and read
         # full records only for the rest (their reasons quote the job's error).
         details = {
@@ -151,9 +155,9 @@ class Decider:
                 [ref.id for ref in refs.values() if ref.state is not JobState.SUCCEEDED]
             )
         }
-        for entry, resolution, fp in resolved:
+        for entry, resolution, key in resolved:
             path = str(entry.path)
-            ref = refs.get((fp, resolution.profile.settings_hash()))
+            ref = refs.get(key)
             if ref is not None and ref.state is JobState.SUCCEEDED:
                 report.decisions.append(
                     Decision(
@@ -168,7 +172,7 @@ class Decider:
             if ref is not None and ref.id in details:
                 report.decisions.append(job_decision(path, details[ref.id]))
                 continue
-            decision, created = await self._decide_new(entry, resolution, fp, queue=queue)
+            decision, created = await self._decide_new(entry, resolution, key[0], queue=queue)
             report.decisions.append(decision)
             if created is not None:
                 report.queued.append(created)
