@@ -166,7 +166,10 @@ class Controller:
         Jobs marked running whose workflow still exists are followed again (a finished one is
         recorded); those without a workflow go back to the queue. Failed jobs are queued again.
         """
-        runs = {r.run_id: r for r in await self.executor.list_runs({})}
+        from clustercode.workflows import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+        owned = await self.executor.list_runs({MANAGED_BY_LABEL: MANAGED_BY_VALUE})
+        runs = {r.run_id: r for r in owned}
         jobs, token = await self.history.list_jobs(JobState.RUNNING, 1000, "")
         while token:
             more, token = await self.history.list_jobs(JobState.RUNNING, 1000, token)
