@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -37,10 +38,11 @@ async def run(args: argparse.Namespace) -> int:
         start = await ctl.history.last_event_id() or "0"
         report = await ctl.scan()
         counts = report.counts
+        found = ", ".join(f"{counts[k]} {k.value}" for k in DecisionKind if counts[k])
         print(
-            f"scanned {report.stats.files} files in {report.stats.seconds:.1f} s: "
-            + ", ".join(f"{counts[k]} {k.value}" for k in DecisionKind if counts[k])
-            or "nothing found",
+            f"scanned {report.stats.files} file{'s' if report.stats.files != 1 else ''} "
+            f"in {report.stats.seconds:.1f} s: "
+            + (found or "no media files"),
             flush=True,
         )
         for decision in report.decisions:
@@ -150,6 +152,8 @@ async def history(args: argparse.Namespace) -> int:
                 print(json.dumps({**asdict(job), "slices": [asdict(s) for s in slices]}))
                 return EXIT_OK
             for key, value in asdict(job).items():
+                if key.endswith("_at") and value:
+                    value = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
                 if key != "settings":
                     print(f"{key:<13} {value}")
             print(f"{'settings':<13} {job.settings}")
