@@ -94,6 +94,8 @@ class ApiServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; with Nagle on, each answer waits for a delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "simulated-argo-server"
     simulation: Simulation
     loop: asyncio.AbstractEventLoop

@@ -68,6 +68,16 @@ class _TerminateRequest(WorkflowTerminateRequest):
         return self.model_dump_json(**kwargs)
 
 
+class _Service(AsyncWorkflowsService):
+    """hera passes request bodies as ``data=``, which httpx deprecates for raw text."""
+
+    async def _request(self, method: str, **kwargs: Any) -> httpx.Response:
+        body = kwargs.pop("data", None)
+        if body is not None:
+            kwargs["content"] = body
+        return await self.session.request(method, **kwargs)
+
+
 def _tls(settings: ArgoSettings) -> ssl.SSLContext | bool:
     if not settings.verify_tls:
         return False
@@ -131,7 +141,7 @@ class ArgoClient:
         return token
 
     async def _call(self, what: str, request: Callable[[AsyncWorkflowsService], Awaitable[T]]) -> T:
-        service = AsyncWorkflowsService(
+        service = _Service(
             host=self.url, token=self._token(), namespace=self.namespace, session=self._http
         )
         try:
