@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from clustercode.config import load_settings
+from clustercode.profiles import ProfileSet
 from tests.conftest import require_tool
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "clustercode"
@@ -55,7 +56,11 @@ VARIANT: dict[str, Any] = {
         "resources": {"encode": {"requests": {"cpu": "4", "memory": "512Mi"}}},
         "serviceAccount": {"create": False, "name": "argo-runner"},
     },
-    "config": {"max_jobs": 4, "argo": {"parallelism": 8}},
+    "config": {"max_jobs": 4, "profile": "pi-h264", "argo": {"parallelism": 8}},
+    "profiles": {
+        "pi-h264": {"extends": "h264", "description": "H.264, short slices", "slice_seconds": 30},
+        "films": "# films keep their grain\nextends: hevc\ndescription: Films\n",
+    },
     "nodeSelector": {"kubernetes.io/arch": "arm64"},
 }
 
@@ -127,6 +132,15 @@ def _config(docs: list[Manifest], tmp: Path, fullname: str) -> tuple[Path, dict[
     parsed = yaml.safe_load(text)
     assert isinstance(parsed, dict)
     return path, parsed
+
+
+def _profiles_dir(docs: list[Manifest], tmp: Path, fullname: str) -> Path:
+    """Write the rendered profiles ConfigMap's files to a directory, as the volume would."""
+    directory = tmp / "profiles"
+    directory.mkdir()
+    for name, text in _one(docs, "ConfigMap", f"{fullname}-profiles")["data"].items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
 
 
 def _container(deployment: Manifest) -> Manifest:
@@ -229,6 +243,7 @@ def test_default_config_is_accepted(
     path, raw = _config(defaults, tmp_path, full)
     assert "redis_url" not in raw  # the in-chart Redis URL carries a password: env from a Secret
     settings = load_settings(path)
+    assert settings.profiles_dir is None and settings.profile is None
     assert settings.executor == "argo"
     assert settings.listen == "0.0.0.0:50051"
     assert settings.token_file == Path("/etc/clustercode/token/token")
@@ -329,6 +344,8 @@ def test_variant_objects_and_deployment(variant: list[Manifest]) -> None:
     assert volumes["argo-ca"]["secret"] == {
         "secretName": "argo-ca", "items": [{"key": "ca.pem", "path": "ca.crt"}]
     }  # fmt: skip
+    assert volumes["profiles"]["configMap"] == {"name": "cc-profiles"}
+    assert mounts["profiles"]["mountPath"] == "/etc/clustercode/profiles"
     assert volumes["library-0"]["persistentVolumeClaim"] == {"claimName": "movies"}
     assert volumes["library-1"]["hostPath"] == {"path": "/mnt/nas/shows", "type": "Directory"}
     assert volumes["output"]["persistentVolumeClaim"] == {"claimName": "transcoded"}
@@ -347,6 +364,16 @@ def test_variant_config_is_accepted(
     assert settings.token_file == Path("/etc/clustercode/token/token")
     assert settings.libraries == [Path("/library/0"), Path("/library/1")]
     assert settings.max_jobs == 4
+    assert settings.profiles_dir == Path("/etc/clustercode/profiles")
+    profiles = ProfileSet.load(_profiles_dir(variant, tmp_path, "cc"))
+    assert settings.profile is not None
+    chosen = profiles.get(settings.profile)
+    assert (chosen.name, chosen.slice_seconds, chosen.description) == (
+        "pi-h264",
+        30,
+        "H.264, short slices",
+    )
+    assert profiles.get("films").description == "Films"
     argo = settings.argo
     assert argo.url == "https://argo.example.org:2746"
     assert argo.namespace == "workflows"
@@ -367,7 +394,9 @@ def test_variant_config_is_accepted(
     assert argo.parallelism == 8
 
 
-def _render_workflow(config: Path, tmp: Path, library_index: int) -> Manifest:
+def _render_workflow(
+    config: Path, tmp: Path, library_index: int, profiles_dir: Path | None = None
+) -> Manifest:
     """``clustercode render`` of a file with the chart's config; host dirs stand in for mounts."""
     roots = [tmp / f"lib{i}" for i in range(library_index + 1)]
     for root in roots:
@@ -381,6 +410,8 @@ def _render_workflow(config: Path, tmp: Path, library_index: int) -> Manifest:
         "CLUSTERCODE_WORK_DIR": str(tmp / "work"),
         "CLUSTERCODE_STATE_DIR": str(tmp / "state"),
     }
+    if profiles_dir is not None:
+        env["CLUSTERCODE_PROFILES_DIR"] = str(profiles_dir)
     result = subprocess.run(
         [sys.executable, "-m", "clustercode", "render", str(source), "--config", str(config)],
         capture_output=True, text=True, timeout=120, env=env, cwd=tmp, check=False,
@@ -415,8 +446,10 @@ def test_variant_config_renders_arm64_workflows(
     variant: list[Manifest], tmp_path: Path, clean_env: None
 ) -> None:
     config, _ = _config(variant, tmp_path, "cc")
-    workflow = _render_workflow(config, tmp_path, 1)  # a file of the hostPath library
+    profiles = _profiles_dir(variant, tmp_path, "cc")
+    workflow = _render_workflow(config, tmp_path, 1, profiles)  # a file of the hostPath library
     spec = workflow["spec"]
+    assert workflow["metadata"]["annotations"]["clustercode.io/profile"] == "pi-h264"
     assert workflow["metadata"]["namespace"] == "workflows"
     assert spec["serviceAccountName"] == "argo-runner"
     assert spec["nodeSelector"] == {"kubernetes.io/arch": "arm64", "clustercode.io/pool": "pi"}
@@ -436,7 +469,12 @@ def test_variant_config_renders_arm64_workflows(
     [
         ({"config": {"listen": "0.0.0.0:1"}}, "config.listen: the chart sets this itself"),
         ({"config": {"argo": {"image": "x"}}}, "config.argo.image: the chart sets this itself"),
-        ({"workflows": {"arch": "riscv64"}}, 'workflows.arch: "riscv64" is not amd64 or arm64'),
+        # values.schema.json
+        ({"workflows": {"arch": "riscv64"}}, "at '/workflows/arch': value must be one of"),
+        ({"workflow": {"arch": "arm64"}}, "additional properties 'workflow' not allowed"),
+        ({"persistence": {"libraries": []}}, "at '/persistence/libraries': minItems"),
+        # the templates
+
         ({"redis": {"enabled": False}}, "redis: set redis.enabled: true, or redis.external.url"),
         (
             {"argo": {"namespace": "workflows"}},
@@ -451,7 +489,11 @@ def test_variant_config_renders_arm64_workflows(
             {"persistence": {"libraries": [{"hostPath": "media"}]}},
             'persistence.libraries[0].hostPath: "media" must be an absolute path',
         ),
-        ({"persistence": {"libraries": []}}, "persistence.libraries: list at least one"),
+        (
+            {"profiles": {"my films": {"extends": "h264"}}},
+            "profiles.my films: a profile name may hold only letters, digits",
+        ),
+        ({"config": {"profiles_dir": "/p"}}, "config.profiles_dir: the chart sets this itself"),
         (
             {"workflows": {"serviceAccount": {"create": False}}},
             "workflows.serviceAccount.name: name an existing service account",

@@ -138,7 +138,7 @@ the output and the work directory, as JSON (Helm templates return strings).
 {{/* Settings the chart sets itself; config may not set them. */}}
 {{- define "clustercode.managedKeys" -}}
 {{- toJson (dict
-  "top" (list "executor" "listen" "token" "token_file" "allow_insecure_remote" "libraries" "output" "work_dir" "state_dir" "redis_url")
+  "top" (list "executor" "listen" "token" "token_file" "allow_insecure_remote" "libraries" "output" "work_dir" "state_dir" "redis_url" "profiles_dir")
   "argo" (list "url" "namespace" "token_file" "ca_file" "verify_tls" "service_account" "image" "image_pull_policy" "library_volumes" "output_volume" "work_volume" "node_selector" "tolerations" "resources")
 ) }}
 {{- end }}
@@ -193,6 +193,9 @@ the output and the work directory, as JSON (Helm templates return strings).
 }}
 {{- if not (.Values.config.in_place | default false) }}
 {{- $_ := set $cfg "output" "/output" }}
+{{- end }}
+{{- if .Values.profiles }}
+{{- $_ := set $cfg "profiles_dir" "/etc/clustercode/profiles" }}
 {{- end }}
 {{- if eq (include "clustercode.redisUrlSource" .) "url" }}
 {{- $_ := set $cfg "redis_url" .Values.redis.external.url }}
