@@ -474,7 +474,6 @@ def test_variant_config_renders_arm64_workflows(
         ({"workflow": {"arch": "arm64"}}, "additional properties 'workflow' not allowed"),
         ({"persistence": {"libraries": []}}, "at '/persistence/libraries': minItems"),
         # the templates
-
         ({"redis": {"enabled": False}}, "redis: set redis.enabled: true, or redis.external.url"),
         (
             {"argo": {"namespace": "workflows"}},
