@@ -18,7 +18,7 @@ import pytest
 from clustercode._argo_settings import ArgoSettings
 from clustercode.argosim import SimulatedArgoServerProcess, start_simulated_argo_server
 from clustercode.config import Settings
-from clustercode.errors import NotFoundError, UnavailableError
+from clustercode.errors import ExecutorError, NotFoundError, UnavailableError
 from clustercode.executors import Executor, NodeEvent, Phase, RunEvent
 from clustercode.executors import argo as argo_module
 from clustercode.executors.argo import ArgoExecutor
@@ -344,6 +344,18 @@ async def test_list_runs_by_label_across_pages(
     monkeypatch.setattr(argo_module, "_PAGE", 1)
     assert {r.run_id for r in await executor.list_runs({})} == everything
     assert await executor.list_runs({"clustercode.io/job-id": "0000"}) == []
+
+
+async def test_a_rejected_workflow_says_why(sim: SimulatedArgoServerProcess, media: Media) -> None:
+    ex = ArgoExecutor(argo_settings(sim, media, library_volumes=[{"claim": "no-such-claim"}]))
+    try:
+        doc = argo_manifest(make_job(media, "0aaa"), 1, settings(ex.settings, media))
+        with pytest.raises(ExecutorError) as rejected:
+            await ex.submit(doc)
+    finally:
+        await ex.close()
+    assert str(rejected.value).startswith("argo-server rejected creating workflow cc-0aaa-1: ")
+    assert "PersistentVolumeClaim 'no-such-claim'" in str(rejected.value)
 
 
 async def test_unknown_run_is_not_found(executor: ArgoExecutor) -> None:
