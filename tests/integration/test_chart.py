@@ -530,3 +530,31 @@ def test_notes_show_the_grpcurl_port_forward(helm: str, tmp_path: Path) -> None:
     assert f"kubectl -n {NAMESPACE} get secret {full}-token -o jsonpath='{{.data.token}}'" in text
     assert 'grpcurl -plaintext -H "authorization: Bearer $TOKEN" localhost:50051 list' in text
     assert _one(docs, "Secret", f"{full}-token")["data"]["token"]
+
+
+def test_in_place_and_redis_url_from_a_secret(helm: str, tmp_path: Path, clean_env: None) -> None:
+    values = {
+        "config": {"in_place": True},
+        "redis": {"enabled": False, "external": {"existingSecret": "media-redis", "key": "dsn"}},
+    }
+    docs = _template(helm, tmp_path, values)
+    full = f"{RELEASE}-clustercode"
+    assert not [d for d in docs if d["kind"] == "StatefulSet"]
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"} == {
+        f"{full}-library-0",
+        f"{full}-work",
+    }
+    deployment = _one(docs, "Deployment", full)
+    assert _container(deployment)["env"] == [
+        {
+            "name": "CLUSTERCODE_REDIS_URL",
+            "valueFrom": {"secretKeyRef": {"name": "media-redis", "key": "dsn"}},
+        }
+    ]
+    mounts = _mounts(deployment)
+    assert "output" not in mounts
+    assert mounts["library-0"]["readOnly"] is False  # outputs replace their sources
+    path, raw = _config(docs, tmp_path, full)
+    assert "output" not in raw and "output_volume" not in raw["argo"]
+    settings = load_settings(path)
+    assert settings.in_place and settings.output is None
