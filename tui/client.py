@@ -50,6 +50,11 @@ class ApiClient:
         return self.settings.address
 
     @property
+    def closed(self) -> bool:
+        """Whether no channel is open (none opened yet, or closed)."""
+        return self._channel is None
+
+    @property
     def _api(self) -> service_pb2_grpc.ClustercodeServiceAsyncStub:
         if self._stub is None:
             self._channel = grpc.aio.insecure_channel(

@@ -56,6 +56,11 @@ def notes(app: ClustercodeApp) -> list[str]:
     return [f"{note.title}: {note.message}" for note in app._notifications]
 
 
+def toasts(app: ClustercodeApp) -> str:
+    """The text of the notifications as drawn on the screen."""
+    return "\n".join(str(toast.render()) for toast in app.screen.query("Toast"))
+
+
 def calls_of(control: ControlDouble, method: str) -> list[dict[str, Any]]:
     """Arguments of every call of ``method`` that reached the control plane."""
     return [args for name, args in control.calls if name == method]

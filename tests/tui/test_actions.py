@@ -5,7 +5,7 @@ from __future__ import annotations
 from clustercode.errors import FailedPreconditionError, NotFoundError
 from clustercode.server import ApiServer
 from tests.integration.server_double import ControlDouble
-from tests.tui.harness import SIZE, calls_of, notes, settings_for, until
+from tests.tui.harness import SIZE, calls_of, notes, settings_for, toasts, until
 from tui.app import ClustercodeApp
 from tui.screens import ConfirmScreen, JobsScreen
 
@@ -108,7 +108,7 @@ async def test_a_server_error_is_a_notification_with_its_code(
     server: ApiServer, control: ControlDouble
 ) -> None:
     app = ClustercodeApp(settings_for(server.target))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await started(app)
         await until(pilot, lambda: screen.table.row_count == 3, "three rows")
         control.fail["cancel"] = FailedPreconditionError("job j1 is succeeded: nothing to cancel")
@@ -116,6 +116,11 @@ async def test_a_server_error_is_a_notification_with_its_code(
         expected = "Cancel job failed: FAILED_PRECONDITION: job j1 is succeeded: nothing to cancel"
         await until(pilot, lambda: expected in notes(app), "the error note")
         assert screen.table.get_cell("j1", "state") == "running"
+
+        # Server text is shown as it is, brackets included, never read as markup.
+        control.fail["delete"] = NotFoundError("job [b]j1[/b] does not exist")
+        await pilot.press("d", "y")
+        await until(pilot, lambda: "[b]j1[/b]" in toasts(app), "the toast with brackets")
 
         control.fail["retry"] = NotFoundError("job j1 does not exist")
         await pilot.press("r")

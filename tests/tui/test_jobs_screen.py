@@ -48,6 +48,7 @@ async def test_table_shows_the_jobs_of_list_jobs(server: ApiServer, control: Con
         assert table.region.height == SIZE[1] - 1 - 16 - 1  # the footer takes the last line
         await pilot.press("q")
     assert app.return_code == 0
+    assert app.client.closed
 
 
 async def test_a_watch_event_updates_the_row_and_the_slice_bar(
@@ -98,6 +99,13 @@ async def test_state_events_update_rows_and_add_new_jobs(
 
 
 async def test_selecting_a_job_shows_its_slices(server: ApiServer, control: ControlDouble) -> None:
+    control.jobs["j2"] = replace(
+        control.jobs["j2"],
+        state=JobState.FAILED,
+        attempts=2,
+        error="slice 1 failed to decode: [h264] error at frame 57",
+        source="/library/Show [1080p] [x264].mkv",
+    )
     app = ClustercodeApp(settings_for(server.target))
     async with app.run_test(size=SIZE) as pilot:
         screen = screen_of(app)
@@ -111,10 +119,14 @@ async def test_selecting_a_job_shows_its_slices(server: ApiServer, control: Cont
         assert second.text.split() == ["#1", "running", "30/120", "frames", "42.5", "fps"]
         assert (first.progress, second.progress) == (120, 30)
         summary = screen.detail.summary
-        assert "State    queued   attempts 0   profile default" in summary
-        assert "Source   /library/j2.mkv" in summary
+        assert "State    failed   attempts 2   profile default" in summary
+        assert "Source   /library/Show [1080p] [x264].mkv\n" in summary
+        assert "Error    slice 1 failed to decode: [h264] error at frame 57" in summary
         assert "Output   /output/j2.mkv" in summary
         assert screen.detail.border_title == "Job j2"
+        # Brackets in file names are text, not markup, in the table too.
+        lines = [screen.table.render_line(y).text for y in range(screen.table.size.height)]
+        assert any("/library/Show [1080p] [x264].mkv" in line for line in lines), lines
 
 
 async def test_number_keys_filter_by_state(server: ApiServer, control: ControlDouble) -> None:
@@ -126,6 +138,7 @@ async def test_number_keys_filter_by_state(server: ApiServer, control: ControlDo
         await until(pilot, lambda: screen.table.job_ids == ["j1"], "only the running job")
         assert calls_of(control, "list_jobs")[-1]["state"] is JobState.RUNNING
         assert screen.table.border_title == "Jobs: running (1)"
+        assert "[reverse]2 running[/reverse]  3 succeeded" in str(screen.table.border_subtitle)
         await pilot.press("3")
         await until(pilot, lambda: screen.table.job_ids == ["j3"], "only the succeeded job")
         # A job that leaves the filter leaves the table.

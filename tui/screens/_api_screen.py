@@ -156,7 +156,9 @@ class ApiScreen(Screen[None]):
             return
         if background:
             self._reported = text
-        self.notify(text, title=f"{what} failed", severity="error", timeout=_NOTIFY_SECONDS)
+        self.notify(
+            text, title=f"{what} failed", severity="error", timeout=_NOTIFY_SECONDS, markup=False
+        )
 
     def on_watch_opened(self, message: WatchOpened) -> None:
         """The stream is open: the server is reachable and the backoff starts over."""
@@ -168,7 +170,7 @@ class ApiScreen(Screen[None]):
         was_connected, self.connected = self.connected, True
         self._reported = None
         if was_connected is False:
-            self.notify(f"reconnected to {self.client.address}", timeout=4)
+            self.notify(f"reconnected to {self.client.address}", timeout=4, markup=False)
             self.start_watch()
             self.connection_restored()
 

@@ -31,7 +31,8 @@ class JobsScreen(ApiScreen):
     CSS_PATH = "jobs.tcss"
     BINDINGS = [
         *(
-            Binding(key, f"filter({state})", state_name(state), show=key in ("0", "1"))
+            # Listed under the table rather than in the footer: seven keys would crowd it.
+            Binding(key, f"filter({state})", f"Show {state_name(state)}", show=False)
             for key, state in FILTER_KEYS.items()
         ),
         Binding("n", "next_page", "Next page"),
@@ -132,7 +133,9 @@ class JobsScreen(ApiScreen):
         if message.verb == "deleted":
             self.table.remove_job(job.id)
             self.detail.show_deleted(job)
-            self.notify(f"Job {job.id} deleted: the next scan queues {job.source} again.")
+            self.notify(
+                f"Job {job.id} deleted: the next scan queues {job.source} again.", markup=False
+            )
         else:
             self.table.upsert(job)
             self.detail.show_job(job)
@@ -249,4 +252,10 @@ class JobsScreen(ApiScreen):
         more = "+" if self.table.next_page_token else ""
         self.table.border_title = (
             f"Jobs: {state_name(self.table.state_filter)} ({self.table.row_count}{more})"
+        )
+        self.table.border_subtitle = "  ".join(
+            f"[reverse]{key} {state_name(state)}[/]"
+            if state == self.table.state_filter
+            else f"{key} {state_name(state)}"
+            for key, state in FILTER_KEYS.items()
         )
