@@ -65,8 +65,10 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
             _relative_to(base, v) if isinstance(v, str) else v for v in values["libraries"]
         ]
     argo = values.get("argo")
-    if isinstance(argo, dict) and isinstance(argo.get("token_file"), str):
-        argo["token_file"] = _relative_to(base, argo["token_file"])
+    if isinstance(argo, dict):
+        for key in ("token_file", "ca_file"):
+            if isinstance(argo.get(key), str):
+                argo[key] = _relative_to(base, argo[key])
     return values, lines
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -9,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from clustercode.errors import ClustercodeError
+from clustercode.errors import ClustercodeError, NotFoundError, UnavailableError
 from clustercode.executors.base import Executor, NodeEvent, Phase, RunEvent
 from clustercode.history import History
 from clustercode.models import Job, JobState, SliceProgress
@@ -17,6 +18,7 @@ from clustercode.models import Job, JobState, SliceProgress
 log = logging.getLogger(__name__)
 
 CANCELLED_MESSAGE = "cancelled"
+_MAX_FOLLOW_DELAY = 60.0
 
 ManifestFactory = Callable[[Job, int], Mapping[str, Any]]
 """Builds the Workflow manifest for a job's attempt number."""
@@ -76,12 +78,41 @@ class JobRunner:
         )
         try:
             await self._executor.submit(manifest)
+        except UnavailableError as exc:
+            # The executor is down, not the job: no attempt is used up; the scheduler retries.
+            return await self._history.set_state(
+                job.id,
+                JobState.FAILED,
+                error=f"not submitted, retrying: {exc}",
+                attempts=attempt - 1,
+            )
         except ClustercodeError as exc:
             return await self._finish(job, Phase.ERROR, str(exc))
         return await self.follow(job)
 
     async def follow(self, job: Job) -> Job:
-        """Follow the job's current run (also after a control-service restart) to its end."""
+        """Follow the job's current run (also after a control-service restart) to its end.
+
+        While the executor cannot be reached the job stays running and is followed again with
+        backoff; a workflow that vanished sends the job back to the queue.
+        """
+        delay = 1.0
+        while True:
+            try:
+                return await self._follow_once(job)
+            except NotFoundError:
+                return await self._history.set_state(
+                    job.id,
+                    JobState.QUEUED,
+                    error=f"workflow {job.run_id} disappeared; queued again",
+                )
+            except UnavailableError as exc:
+                log.warning("job %s: %s; following again in %.0f s", job.id, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_FOLLOW_DELAY)
+                job = await self._history.get_job(job.id)
+
+    async def _follow_once(self, job: Job) -> Job:
         slices: dict[int, SliceProgress] = {
             s.index: s for s in await self._history.get_slices(job.id)
         }

@@ -185,8 +185,14 @@ class Controller:
         for job in failed:
             await self.history.set_state(job.id, JobState.QUEUED, error=job.error)
         known = {j.run_id for j in jobs}
+        stop_unknown = self.executor.name == "argo" and self.settings.argo.stop_unknown
         for run in runs.values():
-            if run.run_id not in known and not run.phase.done:
+            if run.run_id in known or run.phase.done:
+                continue
+            if stop_unknown:
+                log.warning("workflow %s belongs to no running job: stopping it", run.run_id)
+                await self.executor.cancel(run.run_id)
+            else:
                 log.warning("workflow %s belongs to no running job", run.run_id)
 
     async def status(self) -> Status:
