@@ -14,7 +14,7 @@ import grpc
 from clustercode.api.v1 import jobs_pb2, service_pb2, service_pb2_grpc
 from tui.settings import Settings
 
-__all__ = ["ApiClient", "WatchCall", "describe_error", "is_unreachable"]
+__all__ = ["ApiClient", "WatchCall", "describe_error", "is_timeout", "is_unreachable"]
 
 WatchCall = grpc.aio.UnaryStreamCall[service_pb2.WatchJobsRequest, service_pb2.WatchJobsResponse]
 
@@ -124,9 +124,14 @@ class ApiClient:
 
 def is_unreachable(error: BaseException) -> bool:
     """Whether the error means the server cannot be reached (or is going away)."""
-    return isinstance(error, grpc.aio.AioRpcError) and error.code() in (
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
+    return isinstance(error, grpc.aio.AioRpcError) and error.code() is grpc.StatusCode.UNAVAILABLE
+
+
+def is_timeout(error: BaseException) -> bool:
+    """Whether the call ran out of time (a hung server, or a slow call such as a big scan)."""
+    return (
+        isinstance(error, grpc.aio.AioRpcError)
+        and error.code() is grpc.StatusCode.DEADLINE_EXCEEDED
     )
 
 

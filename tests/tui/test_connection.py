@@ -39,6 +39,7 @@ async def test_server_down_at_start_shows_disconnected_then_connects(
             assert f": reconnected to {address}" in notes(app)
             await until(pilot, lambda: control.watchers_open == 1, "the watch stream")
             await pilot.press("q")
+    assert app.return_code == 0
 
 
 async def test_server_restart_resumes_the_stream_after_the_last_event(
@@ -68,3 +69,4 @@ async def test_server_restart_resumes_the_stream_after_the_last_event(
             assert screen.last_event_id == "2"
             await until(pilot, lambda: "executor local ok" in screen.header.text, "the status")
             await pilot.press("q")
+    assert app.return_code == 0

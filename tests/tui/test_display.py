@@ -9,7 +9,7 @@ import pytest
 
 from clustercode.api.v1 import jobs_pb2, library_pb2, service_pb2
 from tui import display
-from tui.client import describe_error, is_unreachable
+from tui.client import describe_error, is_timeout, is_unreachable
 from tui.settings import Settings, TokenError, read_token
 
 
@@ -105,6 +105,7 @@ def test_describe_error() -> None:
     assert not is_unreachable(missing)
     slow = rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
     assert describe_error(slow, "h:1") == "DEADLINE_EXCEEDED: h:1 did not answer in time"
+    assert is_timeout(slow) and not is_unreachable(slow) and not is_timeout(refused)
     assert describe_error(ValueError("bad"), "h:1") == "ValueError: bad"
 
 

@@ -94,6 +94,7 @@ async def test_state_events_update_rows_and_add_new_jobs(
         assert screen.table.get_cell("j2", "attempts") == "1"
         await until(pilot, lambda: screen.table.row_count == 4, "the new job's row")
         assert screen.table.job_ids == ["j4", "j1", "j2", "j3"]  # newest on top
+        assert screen.table.border_title == "Jobs: all (4)"
         assert screen.table.selected_job() is not None
         assert screen.table.selected_job().id == "j1"  # type: ignore[union-attr]
 

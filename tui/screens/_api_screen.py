@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from tui.client import ApiClient, describe_error, is_unreachable
+from tui.client import ApiClient, describe_error, is_timeout, is_unreachable
 from tui.messages import (
     JobActionDone,
     JobEventReceived,
@@ -146,7 +146,8 @@ class ApiScreen(Screen[None]):
         """
         text = describe_error(error, self.client.address)
         log.info("%s failed: %s", what, text)
-        if is_unreachable(error):
+        # A status call that times out means a hung server; a slow scan does not.
+        if is_unreachable(error) or (background and is_timeout(error)):
             was_connected = self.connected
             self.connected = False
             self.connection_lost(text)

@@ -60,7 +60,6 @@ class JobsScreen(ApiScreen):
 
     def on_mount(self) -> None:
         """Ask for the status and open the event stream; the jobs load once it is open."""
-        self._set_title()
         self.table.focus()
         self.load_status()
         self.start_watch()
@@ -93,7 +92,6 @@ class JobsScreen(ApiScreen):
         else:
             self.table.show_page(message.jobs, message.next_page_token)
         self._jump_to = None
-        self._set_title()
         self._follow_cursor()
 
     def on_job_loaded(self, message: JobLoaded) -> None:
@@ -109,7 +107,6 @@ class JobsScreen(ApiScreen):
         if event.kind == jobs_pb2.JOB_EVENT_KIND_JOB_DELETED:
             self.table.remove_job(event.job_id)
             self.detail.show_deleted(event.job)
-            self._set_title()
             return
         if event.kind not in (
             jobs_pb2.JOB_EVENT_KIND_JOB_STATE,
@@ -140,7 +137,6 @@ class JobsScreen(ApiScreen):
             self.table.upsert(job)
             self.detail.show_job(job)
             self.notify(f"Job {job.id} {message.verb}.")
-        self._set_title()
 
     def on_scan_done(self, message: ScanDone) -> None:
         """Tell what the scan found."""
@@ -167,7 +163,6 @@ class JobsScreen(ApiScreen):
         self.table.state_filter = state
         self.table.show_page([], "")
         self.detail.clear_job()
-        self._set_title()
         self.load_jobs(state)
 
     def action_next_page(self) -> None:
@@ -247,15 +242,3 @@ class JobsScreen(ApiScreen):
         at_end = self.table.cursor_row >= self.table.row_count - 1
         if at_end and self.table.next_page_token:
             self.load_jobs(self.table.state_filter, self.table.next_page_token)
-
-    def _set_title(self) -> None:
-        more = "+" if self.table.next_page_token else ""
-        self.table.border_title = (
-            f"Jobs: {state_name(self.table.state_filter)} ({self.table.row_count}{more})"
-        )
-        self.table.border_subtitle = "  ".join(
-            f"[reverse]{key} {state_name(state)}[/]"
-            if state == self.table.state_filter
-            else f"{key} {state_name(state)}"
-            for key, state in FILTER_KEYS.items()
-        )

@@ -8,7 +8,7 @@ from textual.markup import escape
 from textual.widgets import DataTable
 
 from clustercode.api.v1 import jobs_pb2
-from tui.display import job_progress, state_name
+from tui.display import FILTER_KEYS, job_progress, state_name
 
 __all__ = ["COLUMNS", "JobsTable"]
 
@@ -42,6 +42,7 @@ class JobsTable(DataTable[str]):
         """Add the columns."""
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+        self._refresh_titles()
 
     @property
     def job_ids(self) -> list[str]:
@@ -70,6 +71,7 @@ class JobsTable(DataTable[str]):
         self._arrived.clear()
         self.next_page_token = next_page_token
         self._rebuild(selected.id if selected else None)
+        self._refresh_titles()
 
     def add_page(self, jobs: Iterable[jobs_pb2.Job], next_page_token: str) -> None:
         """Append the next page below the rows shown."""
@@ -80,6 +82,7 @@ class JobsTable(DataTable[str]):
             else:
                 self._jobs[job.id] = job
                 self.add_row(*_cells(job), key=job.id)
+        self._refresh_titles()
 
     def upsert(self, job: jobs_pb2.Job) -> None:
         """Show a job's new record: update its row, drop it if it left the filter, or add it."""
@@ -99,6 +102,7 @@ class JobsTable(DataTable[str]):
             if not self.next_page_token:
                 self._jobs[job.id] = job
                 self.add_row(*_cells(job), key=job.id)
+                self._refresh_titles()
             return
         if not self._arrived:
             self.set_timer(_NEW_ROWS_DELAY, self._add_arrived)
@@ -109,6 +113,7 @@ class JobsTable(DataTable[str]):
         self._arrived = [job for job in self._arrived if job.id != job_id]
         if self._jobs.pop(job_id, None) is not None:
             self.remove_row(job_id)
+            self._refresh_titles()
 
     def _add_arrived(self) -> None:
         arrived = [job for job in reversed(self._arrived) if job.id not in self._jobs]
@@ -118,6 +123,18 @@ class JobsTable(DataTable[str]):
         selected = self.selected_job()
         self._jobs = {job.id: job for job in arrived} | self._jobs
         self._rebuild(selected.id if selected else None)
+        self._refresh_titles()
+
+    def _refresh_titles(self) -> None:
+        # Title: the filter and the row count ("+": more pages); subtitle: the filter keys.
+        more = "+" if self.next_page_token else ""
+        self.border_title = f"Jobs: {state_name(self.state_filter)} ({self.row_count}{more})"
+        self.border_subtitle = "  ".join(
+            f"[reverse]{key} {state_name(state)}[/reverse]"
+            if state == self.state_filter
+            else f"{key} {state_name(state)}"
+            for key, state in FILTER_KEYS.items()
+        )
 
     def _rebuild(self, keep: str | None) -> None:
         self.clear()

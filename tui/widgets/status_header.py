@@ -17,18 +17,15 @@ class StatusHeader(Static):
         """Start as "connecting to ADDRESS"."""
         super().__init__(id=id)
         self.address = address
-        self.connected: bool | None = None
         self.show_connecting()
 
     def show_connecting(self) -> None:
         """Nothing heard from the server yet."""
-        self.connected = None
         self.set_class(False, "-disconnected")
         self._show(f"clustercode @ {self.address}  |  connecting...")
 
     def show_status(self, status: service_pb2.GetStatusResponse) -> None:
         """Show versions, health and counts from one GetStatus answer."""
-        self.connected = True
         self.set_class(False, "-disconnected")
         executor = f"{status.executor or '?'} " + _health(
             status.executor_healthy, status.executor_message
@@ -41,7 +38,6 @@ class StatusHeader(Static):
 
     def show_disconnected(self, reason: str) -> None:
         """The server went away or never answered; the screen keeps retrying."""
-        self.connected = False
         self.set_class(True, "-disconnected")
         self._show(f"clustercode @ {self.address}  |  disconnected, retrying  |  {reason}")
 
