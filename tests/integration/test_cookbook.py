@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from clustercode.argosim import start_simulated_argo_server
 from pipelines.ffmpeg import ffmpeg_path
 from tests.conftest import require_tool
 
@@ -32,14 +33,35 @@ def cookbook() -> list[str]:
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen[str], address: str, library: Path) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], address: str, library: Path, executor: str
+    ) -> None:
         self.process = process
         self.address = address
         self.library = library
+        self.executor = executor
+
+
+@pytest.fixture(params=["local", "argo"])
+def executor_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Settings that select the executor: local, or Argo through the simulated argo-server."""
+    if request.param == "local":
+        yield {}
+        return
+    token_file = tmp_path / "argo-token"
+    token_file.write_text("argo-secret\n")
+    with start_simulated_argo_server(token_file=token_file) as sim:
+        yield {
+            "CLUSTERCODE_EXECUTOR": "argo",
+            "CLUSTERCODE_ARGO__URL": sim.url,
+            "CLUSTERCODE_ARGO__TOKEN_FILE": str(token_file),
+            "CLUSTERCODE_ARGO__NAMESPACE": "media",
+            "CLUSTERCODE_ARGO__POLL_INTERVAL": "0.5",
+        }
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, executor_env: dict[str, str]) -> Iterator[Server]:
     library, output = tmp_path / "library", tmp_path / "out"
     (library / "films").mkdir(parents=True)
     subprocess.run(
@@ -54,7 +76,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
     (profiles / "slow.yaml").write_text(SLOW_PROFILE)
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
-    env = {**os.environ, "CLUSTERCODE_SETTLE_SECONDS": "0", "CLUSTERCODE_SCAN_INTERVAL": "3600"}
+    env = {
+        **os.environ,
+        "CLUSTERCODE_SETTLE_SECONDS": "0",
+        "CLUSTERCODE_SCAN_INTERVAL": "3600",
+        **executor_env,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "clustercode", "serve", str(library), str(output),
          "--listen", "127.0.0.1:0", "--token-file", str(token_file),
@@ -80,7 +107,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     drain = threading.Thread(target=lambda: logged.extend(process.stderr or []), daemon=True)
     drain.start()
     try:
-        yield Server(process, address, library)
+        yield Server(process, address, library, executor_env.get("CLUSTERCODE_EXECUTOR", "local"))
     finally:
         process.terminate()
         try:
@@ -141,7 +168,8 @@ def test_every_cookbook_line_works(server: Server) -> None:
             continue
         reply = json.loads(result.stdout)
         if method == "GetStatus":
-            assert reply["executor"] == "local"
+            assert reply["executor"] == server.executor
+            assert reply.get("executor_healthy") is True, reply
         elif method == "ScanLibrary":
             assert any(c.get("count") for c in reply["counts"])
         elif method == "ExplainFile":
