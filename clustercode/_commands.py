@@ -41,8 +41,7 @@ async def run(args: argparse.Namespace) -> int:
         found = ", ".join(f"{counts[k]} {k.value}" for k in DecisionKind if counts[k])
         print(
             f"scanned {report.stats.files} file{'s' if report.stats.files != 1 else ''} "
-            f"in {report.stats.seconds:.1f} s: "
-            + (found or "no media files"),
+            f"in {report.stats.seconds:.1f} s: " + (found or "no media files"),
             flush=True,
         )
         for decision in report.decisions:
