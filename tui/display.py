@@ -145,4 +145,4 @@ def scan_summary(response: service_pb2.ScanLibraryResponse) -> str:
         if counts.get(kind):
             name = library_pb2.DecisionKind.Name(kind).removeprefix("DECISION_KIND_").lower()
             parts.append(f"{counts[kind]} {name}")
-    return ", ".join(parts) if parts else "no media files found"
+    return ", ".join(parts) if parts else "0 files"

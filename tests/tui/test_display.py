@@ -83,7 +83,7 @@ def test_scan_summary_lists_nonzero_counts_in_a_fixed_order() -> None:
         ]
     )
     assert display.scan_summary(response) == "3 new, 2 skipped"
-    assert display.scan_summary(service_pb2.ScanLibraryResponse()) == "no media files found"
+    assert display.scan_summary(service_pb2.ScanLibraryResponse()) == "0 files"
 
 
 def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
