@@ -130,6 +130,7 @@ def serve_process(
     env: Mapping[str, str] | None = None,
     token: str = "",
     profiles: Mapping[str, str] | None = None,
+    stop_timeout: float = 30,
 ) -> Iterator[ServeProcess]:
     """Run ``clustercode serve ROOT/library ROOT/out`` until the block ends.
 
@@ -140,6 +141,7 @@ def serve_process(
             no periodic scan).
         token: serve with ``--token-file`` holding this token.
         profiles: profile name -> YAML, written to ``ROOT/profiles`` (``--profiles``).
+        stop_timeout: seconds it may take to exit after SIGTERM.
     """
     library, output, state = root / "library", root / "out", root / "state"
     library.mkdir(parents=True, exist_ok=True)
@@ -184,8 +186,11 @@ def serve_process(
     )
     try:
         yield server
-    finally:
-        _stop(process, drain, logged)
+    except BaseException:
+        # Stop it, but let the test's own failure be the one reported.
+        _stop(process, drain, logged, stop_timeout, check=False)
+        raise
+    _stop(process, drain, logged, stop_timeout)
 
 
 def _read_address(process: subprocess.Popen[str], logged: list[str]) -> str:
@@ -206,20 +211,32 @@ def _read_address(process: subprocess.Popen[str], logged: list[str]) -> str:
     raise AssertionError("clustercode serve did not start:\n" + "".join(logged) + rest)
 
 
-def _stop(process: subprocess.Popen[str], drain: threading.Thread, logged: Sequence[str]) -> None:
+def _stop(
+    process: subprocess.Popen[str],
+    drain: threading.Thread,
+    logged: Sequence[str],
+    timeout: float,
+    *,
+    check: bool = True,
+) -> None:
     process.send_signal(signal.SIGTERM)
     try:
-        code = process.wait(timeout=30)
+        code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+        if not check:
+            return
         raise AssertionError(
-            "clustercode serve did not stop within 30 s of SIGTERM:\n" + "".join(logged[-30:])
+            f"clustercode serve did not stop within {timeout:.0f} s of SIGTERM:\n"
+            + "".join(logged[-30:])
         ) from None
     finally:
         drain.join(timeout=5)
         if process.stderr is not None:
             process.stderr.close()
+    if not check:
+        return
     text = "".join(logged)
     assert code == 0, f"clustercode serve exited with {code}:\n{text[-3000:]}"
     assert "Traceback" not in text, text
