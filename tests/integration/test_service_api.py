@@ -287,6 +287,7 @@ def call_by_name(
 
 def test_token_guards_every_rpc_but_health(tmp_path: Path) -> None:
     make_clip(tmp_path / "library" / "clip.mkv", duration=4, size="640x360")
+    second = make_clip(tmp_path / "second.mkv", duration=3, size="640x360")
     with (
         serve_process(tmp_path, "--profile", "slow", token=TOKEN, profiles={"slow": SLOW_PROFILE})
         as server,
@@ -304,30 +305,47 @@ def test_token_guards_every_rpc_but_health(tmp_path: Path) -> None:
         check = health.Check(health_pb2.HealthCheckRequest(), timeout=10)
         assert check.status == health_pb2.HealthCheckResponse.SERVING
 
-        # With the token, every RPC answers; in an order that each finds its job in a state
-        # that allows it.
-        submitted = call_by_name(channel, "SubmitFile", valid_requests("")["SubmitFile"], good)
-        assert isinstance(submitted[0], service_pb2.SubmitFileResponse)
-        job_id = submitted[0].job.id
-        requests = valid_requests(job_id)
-        order = ["GetStatus", "ListProfiles", "ExplainFile", "ScanLibrary", "ListJobs", "GetJob",
-                 "WatchJobs", "CancelJob", "RetryJob", "CancelJob", "DeleteJob"]  # fmt: skip
-        assert set(order) | {"SubmitFile"} == set(SERVICE.methods_by_name)
-        replies = {m: call_by_name(channel, m, requests[m], good)[0] for m in order}
+        # With the token, every RPC answers. Job A runs (one job at a time); job B, queued
+        # behind it, is cancelled and deleted; then A is cancelled and retried.
+        def call(method: str, request: pb_message.Message) -> pb_message.Message:
+            called.add(method)
+            return call_by_name(channel, method, request, good)[0]
+
+        called: set[str] = set()
+        first = call("SubmitFile", service_pb2.SubmitFileRequest(path="clip.mkv"))
+        assert isinstance(first, service_pb2.SubmitFileResponse)
+        job_a = first.job.id
+        requests = valid_requests(job_a)
+        replies = {
+            m: call(m, requests[m])
+            for m in ["GetStatus", "ListProfiles", "ExplainFile", "ScanLibrary", "ListJobs",
+                      "GetJob", "WatchJobs"]
+        }  # fmt: skip
+        place(second, server.library / "second.mkv")
+        submitted_b = call("SubmitFile", service_pb2.SubmitFileRequest(path="second.mkv"))
+        assert isinstance(submitted_b, service_pb2.SubmitFileResponse)
+        job_b = submitted_b.job.id
+        assert submitted_b.job.state == jobs_pb2.JOB_STATE_QUEUED
+        cancelled_b = call("CancelJob", service_pb2.CancelJobRequest(job_id=job_b))
+        deleted = call("DeleteJob", service_pb2.DeleteJobRequest(job_id=job_b))
+        replies["CancelJob"] = call("CancelJob", requests["CancelJob"])
+        replies["RetryJob"] = call("RetryJob", requests["RetryJob"])
+    assert called == set(SERVICE.methods_by_name)
     status = replies["GetStatus"]
     assert isinstance(status, service_pb2.GetStatusResponse)
     assert status.executor == "local" and status.executor_healthy and status.redis_healthy
-    cancelled = replies["CancelJob"]
-    assert isinstance(cancelled, service_pb2.CancelJobResponse)
-    assert cancelled.job.state == jobs_pb2.JOB_STATE_CANCELLED
+    for cancelled in (replies["CancelJob"], cancelled_b):
+        assert isinstance(cancelled, service_pb2.CancelJobResponse)
+        assert cancelled.job.state == jobs_pb2.JOB_STATE_CANCELLED
     retried = replies["RetryJob"]
     assert isinstance(retried, service_pb2.RetryJobResponse)
     assert retried.job.state in UNFINISHED and retried.job.attempts == 0
-    deleted = replies["DeleteJob"]
-    assert isinstance(deleted, service_pb2.DeleteJobResponse) and deleted.job.id == job_id
+    assert isinstance(deleted, service_pb2.DeleteJobResponse) and deleted.job.id == job_b
     watched = replies["WatchJobs"]
-    assert isinstance(watched, service_pb2.WatchJobsResponse) and watched.event.job_id == job_id
-    assert "slow" in [p.name for p in replies["ListProfiles"].profiles]  # type: ignore[attr-defined]
+    assert isinstance(watched, service_pb2.WatchJobsResponse) and watched.event.job_id == job_a
+    listed = replies["ListProfiles"]
+    assert isinstance(listed, service_pb2.ListProfilesResponse)
+    assert "slow" in [p.name for p in listed.profiles]
 
 
 def distinct_clips(directory: Path, count: int) -> list[Path]:
@@ -403,3 +421,62 @@ def test_parked_job_retried_and_paging(tmp_path: Path) -> None:
     assert set(seen) == expected
     # Newest first: the parked job, created first, is last.
     assert seen[-1] == job_id
+
+
+def test_retry_after_the_cause_is_fixed_runs_the_job_again(tmp_path: Path) -> None:
+    make_clip(tmp_path / "library" / "a.mkv", duration=2, size="160x90")
+    blocker = tmp_path / "out" / "a.mkv"
+    blocker.mkdir(parents=True)  # a directory where the output goes: publishing fails
+    with serve_process(
+        tmp_path, "--profile", "fast", "--max-attempts", "1", "--slice-seconds", "1",
+        profiles={"fast": FAST_PROFILE}, env={"CLUSTERCODE_RETRY_BACKOFF": "0"},
+    ) as server, server.stub() as stub:  # fmt: skip
+        job = stub.SubmitFile(service_pb2.SubmitFileRequest(path="a.mkv"), timeout=30).job
+        parked = server.wait_job(job.id, lambda j: j.state not in UNFINISHED, timeout=90)
+        assert parked.state == jobs_pb2.JOB_STATE_PARKED, parked
+        assert parked.error.startswith("parked after 1 attempts: "), parked.error
+
+        blocker.rmdir()  # the user fixes the cause, then retries
+        retried = stub.RetryJob(service_pb2.RetryJobRequest(job_id=job.id), timeout=10).job
+        assert retried.state == jobs_pb2.JOB_STATE_QUEUED and retried.attempts == 0
+        done = server.wait_job(
+            job.id, lambda j: j.state not in UNFINISHED and j.attempts > 0, timeout=60
+        )
+        # The retry must run a new workflow, not read the outcome of the parked attempt again.
+        assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+        assert done.error == ""
+    assert video_frames(server.output / "a.mkv") == 50
+
+
+def test_deleting_a_job_that_waits_for_its_retry_keeps_the_scheduler_running(
+    tmp_path: Path,
+) -> None:
+    clip = make_clip(tmp_path / "good.mkv", duration=2, size="160x90")
+    (tmp_path / "library").mkdir()
+    overwrite_middle(
+        make_clip(tmp_path / "bad.mkv", duration=3), tmp_path / "library" / "broken.mkv", size=20000
+    )
+    with serve_process(
+        tmp_path, "--profile", "fast", "--max-attempts", "2", "--slice-seconds", "1",
+        profiles={"fast": FAST_PROFILE}, env={"CLUSTERCODE_RETRY_BACKOFF": "2"},
+    ) as server, server.stub() as stub:  # fmt: skip
+        jobs = wait_for(
+            lambda: stub.ListJobs(service_pb2.ListJobsRequest(), timeout=10).jobs or None,
+            30,
+            "the start-up scan",
+        )
+        broken = jobs[0].id
+        failed = server.wait_job(broken, lambda j: j.state == jobs_pb2.JOB_STATE_FAILED, 60)
+        assert failed.attempts == 1 and failed.error, failed
+        # Its second attempt is due in 2 s; the user deletes the entry meanwhile.
+        stub.DeleteJob(service_pb2.DeleteJobRequest(job_id=broken), timeout=10)
+        time.sleep(3)
+
+        # The scheduler still runs jobs.
+        place(clip, server.library / "good.mkv")
+        job = stub.SubmitFile(
+            service_pb2.SubmitFileRequest(path="good.mkv", priority=10), timeout=30
+        ).job
+        done = server.wait_job(job.id, lambda j: j.state not in UNFINISHED, timeout=30)
+        assert done.state == jobs_pb2.JOB_STATE_SUCCEEDED, done.error
+    # Leaving the block checked that serve exited 0 on SIGTERM, with no traceback.
