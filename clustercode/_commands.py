@@ -117,7 +117,7 @@ async def explain(args: argparse.Namespace) -> int:
     """Print which files decided which setting for a file, and what a scan would do."""
     settings = _settings_for_file(args)
     async with Controller.open(settings) as ctl:
-        text = await ctl.explain(args.file)
+        text = await ctl.explain(_absolute(args.file))
     if args.json:
         print(json.dumps(asdict(text), default=str, indent=2))
         return EXIT_OK
@@ -206,7 +206,7 @@ async def render(args: argparse.Namespace) -> int:
 
     settings = _settings_for_file(args)
     profile_set = ProfileSet.load(settings.profiles_dir)
-    real, root = confine(args.file, settings.libraries, field="file")
+    real, root = confine(_absolute(args.file), settings.libraries, field="file")
     resolution = profile_set.resolve(real, root, args.profile or settings.profile)
     if args.profile and resolution.profile.name != args.profile:
         from dataclasses import replace
@@ -222,12 +222,18 @@ async def render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _absolute(file: str) -> str:
+    """A FILE argument is a path from the current directory (not resolved: symlinks are
+    checked against the library roots as they are)."""
+    return file if Path(file).is_absolute() else str(Path.cwd() / file)
+
+
 def _settings_for_file(args: argparse.Namespace) -> Settings:
     if args.library is None:
         try:
             return _settings(args)
         except ConfigError:
-            args.library = Path(args.file).resolve().parent
+            args.library = Path(_absolute(args.file)).parent
     settings = _settings(args, require_library=False)
     if settings.output is None and not settings.in_place:
         raise ConfigError("give the output root with --output (or set output in the config)")

@@ -194,7 +194,7 @@ class Decider:
             return decision, None
         fp = (await self.fingerprints([entry])).get(path)
         if fp is None:
-            raise ClustercodeError(f"cannot read {path}")
+            raise FailedPreconditionError(f"cannot read {path}")
         job = await self._history.find_job(fp, resolution.profile.settings_hash())
         if job is not None:
             return job_decision(path, job), None
@@ -221,7 +221,7 @@ class Decider:
             return Decision(
                 path=path,
                 kind=DecisionKind.NEW,
-                reason="new: would be queued",
+                reason=f"would be queued with profile {profile.name}",
                 profile=profile.name,
             ), None
         try:
@@ -237,7 +237,7 @@ class Decider:
         decision = Decision(
             path=path,
             kind=DecisionKind.NEW,
-            reason=f"new: queued as job {job.id} with profile {profile.name}",
+            reason=f"queued as job {job.id} with profile {profile.name}",
             profile=profile.name,
             job_id=job.id,
         )

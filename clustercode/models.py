@@ -51,6 +51,8 @@ class Job:
         priority: higher runs first.
         root: the library root that holds the source.
         settings: the effective encode settings (``EncodeSettings.to_json()``) fixed at queue time.
+        runs: workflows started for this job so far; never reset, so every run has a new
+            workflow name (``attempts`` is reset by a retry, ``runs`` is not).
     """
 
     id: str
@@ -76,6 +78,7 @@ class Job:
     executor: str = ""
     root: str = ""
     settings: str = ""
+    runs: int = 0
 
 
 class DecisionKind(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -10,7 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from clustercode.errors import ClustercodeError, NotFoundError, UnavailableError
+from clustercode.errors import (
+    ClustercodeError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+)
 from clustercode.executors.base import Executor, NodeEvent, Phase, RunEvent
 from clustercode.history import History
 from clustercode.models import Job, JobState, SliceProgress
@@ -59,35 +65,49 @@ class JobRunner:
     async def run(self, job: Job) -> Job:
         """Run one attempt of ``job`` to its end and return the job's final record."""
         attempt = job.attempts + 1
+        run_number = max(job.runs, job.attempts) + 1
         try:
-            manifest = self._make_manifest(job, attempt)
+            manifest = self._make_manifest(job, run_number)
         except ClustercodeError as exc:
             return await self._history.set_state(
                 job.id, JobState.PARKED, error=str(exc), attempts=attempt
             )
         run_id = str(manifest["metadata"]["name"])
-        job = await self._history.set_state(
-            job.id,
-            JobState.RUNNING,
-            attempts=attempt,
-            run_id=run_id,
-            executor=self._executor.name,
-            error="",
-            slices_done=0,
-            frames_done=0,
-        )
+        try:
+            # Only a queued job starts: a cancel that came first wins.
+            job = await self._history.set_state(
+                job.id,
+                JobState.RUNNING,
+                expect=(JobState.QUEUED,),
+                attempts=attempt,
+                runs=run_number,
+                run_id=run_id,
+                executor=self._executor.name,
+                error="",
+                slices_done=0,
+                frames_done=0,
+            )
+        except FailedPreconditionError:
+            self._cancelled.discard(job.id)
+            return await self._history.get_job(job.id)
+        if job.id in self._cancelled:
+            return await self._finish(job, Phase.FAILED, CANCELLED_MESSAGE)
         try:
             await self._executor.submit(manifest)
         except UnavailableError as exc:
-            # The executor is down, not the job: no attempt is used up; the scheduler retries.
+            # The executor is down, not the job: no attempt is used up, and the next try uses
+            # the same workflow name, so a create that did reach argo-server is not doubled.
             return await self._history.set_state(
                 job.id,
                 JobState.FAILED,
                 error=f"not submitted, retrying: {exc}",
                 attempts=attempt - 1,
+                runs=run_number - 1,
             )
         except ClustercodeError as exc:
             return await self._finish(job, Phase.ERROR, str(exc))
+        if job.id in self._cancelled:
+            await self._executor.cancel(run_id)
         return await self.follow(job)
 
     async def follow(self, job: Job) -> Job:
@@ -126,10 +146,15 @@ class JobRunner:
         return await self._finish(job, Phase.ERROR, "the executor lost the workflow")
 
     async def cancel(self, job: Job) -> None:
-        """Ask the executor to stop the job's run; :meth:`run` then records it as cancelled."""
+        """Ask the executor to stop the job's run; :meth:`run` then records it as cancelled.
+
+        A job not yet submitted is not submitted at all.
+        """
         self._cancelled.add(job.id)
-        if job.run_id:
-            await self._executor.cancel(job.run_id)
+        current = await self._history.get_job(job.id)
+        if current.state is JobState.RUNNING and current.run_id:
+            with contextlib.suppress(NotFoundError):
+                await self._executor.cancel(current.run_id)
 
     async def _on_node(
         self,

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 
-from clustercode.errors import ClustercodeError, FailedPreconditionError
+from clustercode.errors import ClustercodeError, FailedPreconditionError, NotFoundError
 from clustercode.history import History
 from clustercode.models import Job, JobState
 from clustercode.runner import JobRunner
@@ -85,19 +85,33 @@ class Scheduler:
             return
         if job.state in (JobState.QUEUED, JobState.FAILED):
             await self._history.set_state(
-                job.id, JobState.CANCELLED, error="cancelled", finished_at=time.time()
+                job.id,
+                JobState.CANCELLED,
+                error="cancelled",
+                finished_at=time.time(),
+                expect=(JobState.QUEUED, JobState.FAILED),
             )
             return
         raise FailedPreconditionError(f"job {job.id} is {job.state.value}: nothing to cancel")
 
     async def shutdown(self, *, cancel_running: bool) -> None:
-        """Stop: cancel running jobs (or let them finish) and wait for their tasks."""
+        """Stop running jobs' work, or stop following them.
+
+        Args:
+            cancel_running: cancel the jobs' workflows and wait until they are recorded as
+                cancelled; otherwise leave the workflows running (Argo) and stop following
+                them: the jobs stay ``running`` and the next start follows them again.
+        """
+        tasks = list(self._running.values())
         if cancel_running:
             for job_id in list(self._running):
                 with contextlib.suppress(ClustercodeError):
                     await self._runner.cancel(await self._history.get_job(job_id))
-        if self._running:
-            await asyncio.gather(*self._running.values(), return_exceptions=True)
+        else:
+            for task in tasks:
+                task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _start_queued(self) -> None:
         free = self._max_jobs - len(self._running)
@@ -131,9 +145,14 @@ class Scheduler:
         for job_id, at in list(self._retry_at.items()):
             if at <= now:
                 del self._retry_at[job_id]
-                job = await self._history.get_job(job_id)
-                if job.state is JobState.FAILED:
-                    await self._history.set_state(job_id, JobState.QUEUED, error=job.error)
+                try:
+                    job = await self._history.get_job(job_id)
+                    if job.state is JobState.FAILED:
+                        await self._history.set_state(
+                            job_id, JobState.QUEUED, error=job.error, expect=(JobState.FAILED,)
+                        )
+                except (NotFoundError, FailedPreconditionError):
+                    continue  # deleted or changed by a user meanwhile
 
     def _next_retry_delay(self) -> float:
         if not self._retry_at:

@@ -22,6 +22,7 @@ from clustercode.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    UnavailableError,
 )
 from clustercode.executors.base import Executor
 from clustercode.fswatch import LibraryWatcher
@@ -150,15 +151,33 @@ class Controller:
         try:
             executor = make_executor(settings)
             controller = cls(settings, History(handle), executor, profiles, manifests)
-            await controller.reconcile()
+            reconciling = asyncio.create_task(controller._reconcile_until_done())
             try:
+                # A reachable executor is reconciled before anything new starts.
+                await asyncio.wait({reconciling}, timeout=10)
                 yield controller
             finally:
-                await controller.scheduler.shutdown(cancel_running=True)
+                reconciling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciling
+                # Local work dies with this process: cancel it cleanly. Argo workflows go on
+                # without us; the next start follows them again.
+                await controller.scheduler.shutdown(cancel_running=executor.name == "local")
         finally:
             if executor is not None:
                 await executor.close()
             await handle.close()
+
+    async def _reconcile_until_done(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.reconcile()
+                return
+            except UnavailableError as exc:
+                log.warning("cannot reconcile yet: %s; trying again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
 
     async def reconcile(self) -> None:
         """Bring Redis in line with the executor after a (re)start.
