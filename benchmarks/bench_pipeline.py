@@ -32,14 +32,14 @@ VIDEO = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "23")
 
 
 def make_clip(path: Path, seconds: int, size: str) -> None:
-    """A synthetic but not trivially compressible 1080p clip with audio."""
+    """A synthetic 1080p clip with grain and audio, at a Blu-ray-like bit rate (~60 Mbit/s)."""
     subprocess.run(
         [
             ffmpeg_path(), "-nostdin", "-v", "error", "-y",
             "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
             "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-            "-vf", "noise=alls=12:allf=t",
-            "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16",
+            "-vf", "noise=alls=4:allf=t",
+            "-c:v", "libx264", "-preset", "superfast", "-crf", "20",
             "-c:a", "aac", str(path),
         ],
         check=True,

@@ -56,7 +56,8 @@ async def run(args: argparse.Namespace) -> int:
             async def follow() -> None:
                 async for event in ctl.watch(after=start):
                     display.update(event)
-                    if event.kind == "state":
+                    # A state change (not a record created as it is, like an in-place output's).
+                    if event.kind == "state" and "from" in event.extra:
                         finals[event.job_id] = event.job.state
 
             watcher = asyncio.create_task(follow())

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from clustercode.errors import ClustercodeError, FailedPreconditionError, NotFoundError
 from clustercode.history import History
@@ -23,10 +24,17 @@ class Scheduler:
         runner: runs one job attempt.
         max_jobs: jobs running at once.
         retry_backoff: seconds before a failed job's second attempt; doubles per attempt.
+        on_success: called with each job that succeeded.
     """
 
     def __init__(
-        self, history: History, runner: JobRunner, *, max_jobs: int, retry_backoff: float
+        self,
+        history: History,
+        runner: JobRunner,
+        *,
+        max_jobs: int,
+        retry_backoff: float,
+        on_success: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
         self._history = history
         self._runner = runner
@@ -35,6 +43,7 @@ class Scheduler:
         self._running: dict[str, asyncio.Task[Job]] = {}
         self._retry_at: dict[str, float] = {}
         self._wake = asyncio.Event()
+        self._on_success = on_success
 
     @property
     def running(self) -> list[str]:
@@ -126,19 +135,27 @@ class Scheduler:
             self._running[job.id] = task
 
     async def _run_one(self, job: Job, *, follow: bool = False) -> Job:
+        # The job leaves the running set only after its follow-up (hook, retry time) is done:
+        # run(until_idle=True) must not see an idle moment in between.
         try:
-            final = await (self._runner.follow(job) if follow else self._runner.run(job))
-        except ClustercodeError as exc:
-            log.error("job %s: %s", job.id, exc)
-            final = await self._history.set_state(job.id, JobState.FAILED, error=str(exc))
+            try:
+                final = await (self._runner.follow(job) if follow else self._runner.run(job))
+            except ClustercodeError as exc:
+                log.error("job %s: %s", job.id, exc)
+                final = await self._history.set_state(job.id, JobState.FAILED, error=str(exc))
+            if final.state is JobState.SUCCEEDED and self._on_success is not None:
+                try:
+                    await self._on_success(final)
+                except (ClustercodeError, OSError) as exc:
+                    log.warning("job %s: %s", job.id, exc)
+            if final.state is JobState.FAILED:
+                delay = self._retry_backoff * 2 ** max(0, final.attempts - 1)
+                self._retry_at[job.id] = time.monotonic() + delay
+                log.info("job %s failed (%s); retrying in %.0f s", job.id, final.error, delay)
+            return final
         finally:
             self._running.pop(job.id, None)
             self._wake.set()
-        if final.state is JobState.FAILED:
-            delay = self._retry_backoff * 2 ** max(0, final.attempts - 1)
-            self._retry_at[job.id] = time.monotonic() + delay
-            log.info("job %s failed (%s); retrying in %.0f s", job.id, final.error, delay)
-        return final
 
     async def _requeue_due(self) -> None:
         now = time.monotonic()

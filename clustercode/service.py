@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from clustercode import __version__
@@ -25,6 +26,8 @@ from clustercode.errors import (
     UnavailableError,
 )
 from clustercode.executors.base import Executor
+from clustercode.filecache import FileRecord
+from clustercode.fingerprint import fingerprint
 from clustercode.fswatch import LibraryWatcher
 from clustercode.history import History
 from clustercode.mediainfo import probe
@@ -132,7 +135,11 @@ class Controller:
         self.decider = Decider(settings, profiles, history)
         self.runner = JobRunner(history, executor, manifests, max_attempts=settings.max_attempts)
         self.scheduler = Scheduler(
-            history, self.runner, max_jobs=settings.max_jobs, retry_backoff=settings.retry_backoff
+            history,
+            self.runner,
+            max_jobs=settings.max_jobs,
+            retry_backoff=settings.retry_backoff,
+            on_success=self._record_output if settings.in_place else None,
         )
 
     @classmethod
@@ -213,6 +220,38 @@ class Controller:
                 await self.executor.cancel(run.run_id)
             else:
                 log.warning("workflow %s belongs to no running job", run.run_id)
+
+    async def _record_output(self, job: Job) -> None:
+        """In place, the output lands in the library: mark its content done under the same
+        profile, or the next scan would transcode the output again."""
+        output = Path(job.output)
+        stat = await asyncio.to_thread(output.stat)
+        fp = await asyncio.to_thread(fingerprint, output, stat.st_size)
+        await self.history.put_files(
+            [
+                FileRecord(
+                    path=str(output),
+                    size=stat.st_size,
+                    mtime_ns=stat.st_mtime_ns,
+                    ino=stat.st_ino,
+                    fingerprint=fp,
+                )
+            ]
+        )
+        if await self.history.find_job(fp, job.profile_hash) is None:
+            await self.history.create_job(
+                replace(
+                    job,
+                    id="",
+                    source=str(output),
+                    fingerprint=fp,
+                    state=JobState.SUCCEEDED,
+                    created_at=0.0,
+                    size_before=stat.st_size,
+                    size_after=stat.st_size,
+                    error="",
+                )
+            )
 
     async def status(self) -> Status:
         """Version, executor and Redis health, queue depth, active jobs and counts per state."""

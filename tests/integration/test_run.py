@@ -57,11 +57,14 @@ class Setup:
         target.write_bytes((clip or self.clip).read_bytes())
         return target
 
-    def cli(self, *args: str, check_code: int | None = 0) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check_code: int | None = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
             "CLUSTERCODE_SETTLE_SECONDS": "0",
             "CLUSTERCODE_RETRY_BACKOFF": "0",
+            **(env or {}),
         }
         result = subprocess.run(
             [sys.executable, "-m", "clustercode", *args],
@@ -236,3 +239,20 @@ def test_interrupt_cancels_cleanly(setup: Setup, tmp_path: Path) -> None:
     assert not [p for p in setup.output.rglob("*") if p.is_file()]
     work = setup.state / "work"
     assert not work.exists() or not list(work.iterdir())
+
+
+def test_in_place_replaces_after_verification_and_is_not_redone(setup: Setup) -> None:
+    source = setup.add("films/a.mkv")
+    before = source.read_bytes()
+    env_in_place = {"CLUSTERCODE_IN_PLACE": "true"}
+    args = [
+        "run", str(setup.library), "--state-dir", str(setup.state), "--profiles",
+        str(setup.profiles), "--profile", "fast", "--slice-seconds", "2", "--no-progress",
+    ]  # fmt: skip
+    first = setup.cli(*args, env=env_in_place)
+    assert "1 new" in first.stdout and "1 succeeded" in first.stdout
+    assert source.read_bytes() != before
+    assert frames(source) == 150
+    assert [p.name for p in source.parent.iterdir()] == ["a.mkv"]
+    second = setup.cli(*args, env=env_in_place)
+    assert "1 done" in second.stdout and "nothing to transcode" in second.stdout
