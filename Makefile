@@ -37,4 +37,5 @@ test: install
 bench:
 	$(PYTHON) -m benchmarks.bench_pipeline
 	$(PYTHON) -m benchmarks.bench_scan
+	$(PYTHON) -m benchmarks.bench_library_scan
 	$(PYTHON) -m benchmarks.bench_history
