@@ -53,3 +53,17 @@ class ExecutorError(ClustercodeError):
 
 class ManifestError(ExecutorError):
     """A Workflow manifest uses something the local executor does not support."""
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during, outermost first (no cycles).
+
+    Client libraries wrap the cause a user can act on (refused, timed out, bad certificate)
+    several layers down; messages are made from the whole chain.
+    """
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen

@@ -21,7 +21,7 @@ import redis.asyncio
 import redis.exceptions
 
 from clustercode.embedded_redis import EmbeddedRedis
-from clustercode.errors import ConfigError, UnavailableError
+from clustercode.errors import ConfigError, UnavailableError, exception_chain
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def describe_error(exc: BaseException) -> str:
         return f"refuses writes (a read-only replica): {exc}"
     if isinstance(exc, redis.exceptions.OutOfMemoryError):
         return f"out of memory: {exc}"
-    for cause in _chain(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, socket.gaierror):
             return f"unknown host ({cause.strerror})"
         if isinstance(cause, OSError) and cause.errno in _ERRNO_REASONS:
@@ -191,12 +191,3 @@ def describe_error(exc: BaseException) -> str:
             return "timed out"
     text = _REDIS_PY_PREFIX.sub("", str(exc)).strip().rstrip(".") or type(exc).__name__
     return text[0].lower() + text[1:]
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen

@@ -40,6 +40,7 @@ from clustercode.errors import (
     ExecutorError,
     NotFoundError,
     UnavailableError,
+    exception_chain,
 )
 
 T = TypeVar("T")
@@ -88,15 +89,6 @@ def _tls(settings: ArgoSettings) -> ssl.SSLContext | bool:
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"argo.ca_file: cannot read {settings.ca_file}: {reason}") from None
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
 
 
 def _server_message(exc: HeraException) -> str:
@@ -184,7 +176,7 @@ class ArgoClient:
 
     def _transport(self, exc: httpx.HTTPError) -> UnavailableError:
         host = urlsplit(self.url).hostname or self.url
-        for cause in _chain(exc):
+        for cause in exception_chain(exc):
             if isinstance(cause, ssl.SSLCertVerificationError):
                 reason = cause.verify_message or cause.reason or str(cause)
                 return UnavailableError(
