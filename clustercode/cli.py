@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.add_argument("--library", type=Path, action="append", dest="libraries")
 
+    tui = sub.add_parser("tui", help="the terminal UI (same as clustercode-tui)", add_help=False)
+    tui.add_argument("tui_args", nargs=argparse.REMAINDER)
+
     profiles = sub.add_parser("profiles", help="list the named profiles")
     _common(profiles)
 
@@ -133,7 +137,11 @@ def _settings(args: argparse.Namespace, *, require_library: bool = True) -> Sett
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``clustercode`` command."""
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["tui"]:
+        # The UI is a separate program that talks only gRPC; it is not imported here.
+        os.execv(sys.executable, [sys.executable, "-m", "tui", *arguments[1:]])  # noqa: S606
+    args = build_parser().parse_args(arguments)
     logging.basicConfig(
         level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
