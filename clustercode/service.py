@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from clustercode import __version__
+from clustercode._history_codec import check_event_id
 from clustercode.config import Settings
 from clustercode.decide import Decider, ScanReport
 from clustercode.errors import (
@@ -370,6 +371,7 @@ class Controller:
         if job_id:
             _check_id(job_id)
             await self.history.get_job(job_id)
+        check_event_id(after or "$", "after_event_id")
         async for event in self.history.follow(after or "$"):
             if not job_id or event.job_id == job_id:
                 yield event
