@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from clustercode.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
-    UnavailableError,
 )
 from clustercode.executors.base import Executor
 from clustercode.filecache import FileRecord
@@ -32,69 +31,21 @@ from clustercode.fingerprint import fingerprint
 from clustercode.fswatch import LibraryWatcher
 from clustercode.history import History
 from clustercode.mediainfo import probe
-from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
+from clustercode.models import DecisionKind, Job, JobEvent, JobState, SliceProgress
 from clustercode.paths import confine
 from clustercode.profiles import ProfileSet, Resolution
+from clustercode.reconcile import reconcile, reconcile_until_done
 from clustercode.redisconn import RedisHandle, connect
 from clustercode.runner import JobRunner
 from clustercode.scanner import ScanEntry
 from clustercode.scheduler import Scheduler
+from clustercode.views import Explanation, ProfileSummary, Status
 
 log = logging.getLogger(__name__)
 
 ManifestFactory = Callable[[Job, int], Mapping[str, Any]]
 
 __all__ = ["Controller", "Explanation", "ProfileSummary", "ScanReport", "Status"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Status:
-    """Health and load of the control service."""
-
-    version: str
-    executor: str
-    executor_error: str
-    redis_error: str
-    queue_depth: int
-    active_jobs: int
-    counts: Mapping[JobState, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Explanation:
-    """Why a file is (or is not) transcoded, and how.
-
-    Attributes:
-        origins: setting -> the file (and line) or default that decided it.
-        values: setting -> its effective value, as text.
-        slices: about how many slices the file would be cut into.
-        frames: about how many video frames it has.
-    """
-
-    path: str
-    profile: str
-    origins: Mapping[str, str]
-    values: Mapping[str, str]
-    output: str
-    decision: Decision
-    skip_reason: str
-    slices: int
-    frames: int
-    duration: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProfileSummary:
-    """A named profile as ListProfiles shows it."""
-
-    name: str
-    origin: str
-    container: str
-    video: tuple[str, ...]
-    audio: tuple[str, ...] | None
-    slice_seconds: float
-    priority: int
-    description: str = ""
 
 
 def make_executor(settings: Settings) -> Executor:
@@ -159,7 +110,14 @@ class Controller:
         try:
             executor = make_executor(settings)
             controller = cls(settings, History(handle), executor, profiles, manifests)
-            reconciling = asyncio.create_task(controller._reconcile_until_done())
+            reconciling = asyncio.create_task(
+                reconcile_until_done(
+                    controller.history,
+                    executor,
+                    controller.scheduler,
+                    stop_unknown=controller._stop_unknown,
+                )
+            )
             try:
                 # A reachable executor is reconciled before anything new starts.
                 await asyncio.wait({reconciling}, timeout=10)
@@ -176,51 +134,15 @@ class Controller:
                 await executor.close()
             await handle.close()
 
-    async def _reconcile_until_done(self) -> None:
-        delay = 1.0
-        while True:
-            try:
-                await self.reconcile()
-                return
-            except UnavailableError as exc:
-                log.warning("cannot reconcile yet: %s; trying again in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
-
     async def reconcile(self) -> None:
-        """Bring Redis in line with the executor after a (re)start.
+        """Bring Redis in line with the executor (see :mod:`clustercode.reconcile`)."""
+        await reconcile(
+            self.history, self.executor, self.scheduler, stop_unknown=self._stop_unknown
+        )
 
-        Jobs marked running whose workflow still exists are followed again (a finished one is
-        recorded); those without a workflow go back to the queue. Failed jobs are queued again.
-        """
-        from clustercode.workflows import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-
-        owned = await self.executor.list_runs({MANAGED_BY_LABEL: MANAGED_BY_VALUE})
-        runs = {r.run_id: r for r in owned}
-        jobs, token = await self.history.list_jobs(JobState.RUNNING, 1000, "")
-        while token:
-            more, token = await self.history.list_jobs(JobState.RUNNING, 1000, token)
-            jobs.extend(more)
-        for job in jobs:
-            if job.run_id in runs:
-                log.info("job %s: following workflow %s again", job.id, job.run_id)
-                self.scheduler.adopt(job)
-            else:
-                log.info("job %s: its workflow %s is gone; queued again", job.id, job.run_id)
-                await self.history.set_state(job.id, JobState.QUEUED, error="")
-        failed, _ = await self.history.list_jobs(JobState.FAILED, 1000, "")
-        for job in failed:
-            await self.history.set_state(job.id, JobState.QUEUED, error=job.error)
-        known = {j.run_id for j in jobs}
-        stop_unknown = self.executor.name == "argo" and self.settings.argo.stop_unknown
-        for run in runs.values():
-            if run.run_id in known or run.phase.done:
-                continue
-            if stop_unknown:
-                log.warning("workflow %s belongs to no running job: stopping it", run.run_id)
-                await self.executor.cancel(run.run_id)
-            else:
-                log.warning("workflow %s belongs to no running job", run.run_id)
+    @property
+    def _stop_unknown(self) -> bool:
+        return self.executor.name == "argo" and self.settings.argo.stop_unknown
 
     async def _record_output(self, job: Job) -> None:
         """In place, the output lands in the library: mark its content done under the same
