@@ -123,10 +123,15 @@ async def explain(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(text), default=str, indent=2))
         return EXIT_OK
     print(f"file:     {text.path}")
-    print(f"decision: {text.decision.kind.value}: {text.decision.reason}")
+    kind, reason = text.decision.kind.value, text.decision.reason
+    print(f"decision: {reason if reason.startswith(kind) else f'{kind}: {reason}'}")
     print(f"output:   {text.output}")
     if text.frames:
-        print(f"plan:     about {text.slices} slices, {text.frames} frames, {text.duration:.1f} s")
+        plural = "s" if text.slices != 1 else ""
+        print(
+            f"plan:     about {text.slices} slice{plural}, {text.frames} frames, "
+            f"{text.duration:.1f} s"
+        )
     print("settings:")
     width = max(len(setting) for setting in text.origins)
     for setting, origin in text.origins.items():

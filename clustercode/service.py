@@ -21,6 +21,7 @@ from clustercode.config import Settings
 from clustercode.decide import Decider, ScanReport
 from clustercode.errors import (
     ClustercodeError,
+    ConfigError,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
@@ -99,6 +100,9 @@ class Controller:
     async def open(cls, settings: Settings) -> AsyncIterator[Controller]:
         """Connect Redis, start the executor, reconcile, and close all of it on exit."""
         settings.require_library()
+        missing = [str(root) for root in settings.libraries if not root.is_dir()]
+        if missing:
+            raise ConfigError(f"library root {', '.join(missing)}: no such directory")
         profiles = ProfileSet.load(settings.profiles_dir)
         manifests = make_manifest_factory(settings)
         for path in (settings.work_dir, settings.state_dir):
