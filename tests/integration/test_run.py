@@ -190,6 +190,9 @@ def test_bad_arguments_are_one_line_errors(setup: Setup) -> None:
     result = setup.cli("run", str(setup.library), check_code=1)
     assert result.stderr.startswith("clustercode: ")
     assert "output" in result.stderr
+    missing = setup.root / "no-such-library"
+    result = setup.cli("run", str(missing), str(setup.output), check_code=1)
+    assert result.stderr == f"clustercode: library root {missing}: no such directory\n"
     (setup.profiles / "broken.yaml").write_text("video: [-c:v, libx264]\ncrff: 3\n")
     result = setup.cli(
         "run",
