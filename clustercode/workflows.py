@@ -17,7 +17,7 @@ import posixpath
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
@@ -127,7 +127,8 @@ def local_spec(
             source=job.source,
             output=job.output,
             work_dir=str(settings.work_dir / job.id),
-            settings=_encode_settings(job),
+            # Enough slices to keep every local worker busy, even on a short file.
+            settings=replace(_encode_settings(job), min_slices=max(1, settings.parallel)),
             step_command=(sys.executable, "-m", "pipelines.steps"),
             parallelism=settings.parallel,
             retry_limit=retry.limit,

@@ -12,6 +12,10 @@ from typing import Any, Literal
 
 Container = Literal["mkv", "mp4"]
 
+MIN_SLICE_SECONDS = 5.0
+"""``min_slices`` never makes slices shorter than this: each slice costs a process start and a
+seek, and a very short one cannot amortise them."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamKeep:
@@ -37,6 +41,9 @@ class EncodeSettings:
         slice_seconds: target slice length; slices are of about equal length.
         threads: ``-threads`` for one slice encode.
         keep: which non-video streams to keep.
+        min_slices: cut at least this many slices (so that many workers have work), as long as
+            each stays at least :data:`MIN_SLICE_SECONDS` long; slices get shorter than
+            ``slice_seconds`` for that.
     """
 
     video: tuple[str, ...]
@@ -45,6 +52,7 @@ class EncodeSettings:
     slice_seconds: float = 60.0
     threads: int = 1
     keep: StreamKeep = field(default_factory=StreamKeep)
+    min_slices: int = 1
 
     def to_json(self) -> str:
         """Serialise to the JSON string that travels as a workflow parameter."""
@@ -67,6 +75,7 @@ class EncodeSettings:
                 slice_seconds=float(raw.get("slice_seconds", 60.0)),
                 threads=int(raw.get("threads", 1)),
                 keep=StreamKeep(**raw.get("keep", {})),
+                min_slices=int(raw.get("min_slices", 1)),
             )
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ValueError(f"invalid encode settings: {exc}") from exc

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.probe import MediaInfo, VideoTimeline
+from pipelines.settings import MIN_SLICE_SECONDS
 from pipelines.steps import _atomic
 from pipelines.steps.errors import StepError
 
@@ -130,11 +131,15 @@ def cut_frames(pts: Sequence[int], slices: int) -> list[int]:
     return starts
 
 
-def slice_count(duration: float, slice_seconds: float) -> int:
-    """How many slices of about ``slice_seconds`` a video of ``duration`` seconds gets."""
+def slice_count(duration: float, slice_seconds: float, min_slices: int = 1) -> int:
+    """How many slices of about ``slice_seconds`` a video of ``duration`` seconds gets.
+
+    At least ``min_slices`` while each slice stays :data:`MIN_SLICE_SECONDS` long or longer.
+    """
     if slice_seconds <= 0:
         raise StepError(f"slice_seconds must be positive, got {slice_seconds}")
-    return max(1, round(duration / slice_seconds))
+    wanted = min(min_slices, math.floor(duration / MIN_SLICE_SECONDS))
+    return max(1, round(duration / slice_seconds), wanted)
 
 
 # Extra lead before the keyframe in formats without a seek index (see seek_time).
@@ -188,13 +193,18 @@ def seek_time(
 
 
 def build_plan(
-    *, source: Path, info: MediaInfo, timeline: VideoTimeline, slice_seconds: float
+    *,
+    source: Path,
+    info: MediaInfo,
+    timeline: VideoTimeline,
+    slice_seconds: float,
+    min_slices: int = 1,
 ) -> Plan:
     """Cut the source's video into slices and describe how to encode and join them."""
     pts = timeline.pts
     if not pts:
         raise StepError(f"{source} has a video stream without frames")
-    starts = cut_frames(pts, slice_count(timeline.duration, slice_seconds))
+    starts = cut_frames(pts, slice_count(timeline.duration, slice_seconds, min_slices))
     ends = [*starts[1:], len(pts)]
     slices = []
     for index, (first, end) in enumerate(zip(starts, ends, strict=True)):

@@ -32,6 +32,7 @@ def split(*, source: Path, work: Path, settings: EncodeSettings, slices_out: Pat
         info=probed.info,
         timeline=probed.timeline,
         slice_seconds=settings.slice_seconds,
+        min_slices=settings.min_slices,
     )
     work.mkdir(parents=True, exist_ok=True)
     write_plan(work, plan)

@@ -163,3 +163,19 @@ def test_plan_refuses_a_changed_source(tmp_path: Path) -> None:
     other.write_bytes(b"x")
     with pytest.raises(StepError, match="is not the planned file"):
         load_plan(tmp_path / "work", other)
+
+
+@pytest.mark.parametrize(
+    ("duration", "slice_seconds", "min_slices", "expected"),
+    [
+        (120.0, 60.0, 1, 2),  # the profile's length decides
+        (120.0, 60.0, 8, 8),  # 8 workers: 8 slices of 15 s
+        (20.0, 60.0, 8, 4),  # never shorter than MIN_SLICE_SECONDS (5 s)
+        (4.0, 60.0, 8, 1),  # too short to cut at all
+        (600.0, 60.0, 4, 10),  # more slices than workers already
+    ],
+)
+def test_slice_count_fills_the_workers_without_tiny_slices(
+    duration: float, slice_seconds: float, min_slices: int, expected: int
+) -> None:
+    assert slice_count(duration, slice_seconds, min_slices) == expected
