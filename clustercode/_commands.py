@@ -21,7 +21,12 @@ from clustercode.cli import (
     print_job,
 )
 from clustercode.config import Settings
-from clustercode.errors import ClustercodeError, ConfigError, NotFoundError
+from clustercode.errors import (
+    ClustercodeError,
+    ConfigError,
+    FailedPreconditionError,
+    NotFoundError,
+)
 from clustercode.fingerprint import fingerprint
 from clustercode.history import History
 from clustercode.models import DecisionKind, JobState
@@ -117,7 +122,7 @@ async def serve(args: argparse.Namespace) -> int:
 async def explain(args: argparse.Namespace) -> int:
     """Print which files decided which setting for a file, and what a scan would do."""
     settings = _settings_for_file(args)
-    async with Controller.open(settings) as ctl:
+    async with Controller.open(settings, run_jobs=False) as ctl:
         text = await ctl.explain(_absolute(args.file))
     if args.json:
         print(json.dumps(asdict(text), default=str, indent=2))
@@ -182,6 +187,11 @@ async def history(args: argparse.Namespace) -> int:
             jobs = await store.find_by_fingerprint(fp)
             if not jobs:
                 raise NotFoundError(f"no job for {target}")
+        running = [job.id for job in jobs if job.state is JobState.RUNNING]
+        if running:
+            raise FailedPreconditionError(
+                f"job {', '.join(running)} is running: cancel it first (nothing was deleted)"
+            )
         for job in jobs:
             deleted = await store.delete_job(job.id)
             print(f"deleted {deleted.id} ({describe(deleted, {})}); the next run redoes the file")

@@ -162,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClustercodeError as exc:
         print(f"clustercode: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        # A file the user named cannot be read or written: say which, without a traceback.
+        print(f"clustercode: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("clustercode: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -114,6 +114,48 @@ class Decider:
             )
         )
         fingerprints = await self.fingerprints(entries)
+        # Profile resolution reads cascade files: off the event loop.
+        resolved = await asyncio.to_thread(self._resolve_all, entries, fingerprints, report)
+        refs = await self._history.find_refs([key for _, _, key in resolved])
+        # Most files of a steady library are done: decide those from the index alone and read
+        # full records only for the rest (their reasons quote the job's error).
+        details = {
+            job.id: job
+            for job in await self._history.get_jobs(
+                [ref.id for ref in refs.values() if ref.state is not JobState.SUCCEEDED]
+            )
+        }
+        for entry, resolution, key in resolved:
+            path = str(entry.path)
+            ref = refs.get(key)
+            if ref is not None and ref.state is JobState.SUCCEEDED:
+                report.decisions.append(
+                    Decision(
+                        path=path,
+                        kind=DecisionKind.DONE,
+                        reason=f"done by job {ref.id}",
+                        profile=resolution.profile.name,
+                        job_id=ref.id,
+                    )
+                )
+                continue
+            if ref is not None and ref.id in details:
+                report.decisions.append(job_decision(path, details[ref.id]))
+                continue
+            decision, created = await self._decide_new(entry, resolution, key[0], queue=queue)
+            report.decisions.append(decision)
+            if created is not None:
+                report.queued.append(created)
+        return report
+
+    def _resolve_all(
+        self,
+        entries: Sequence[ScanEntry],
+        fingerprints: dict[str, str],
+        report: ScanReport,
+    ) -> list[tuple[ScanEntry, Resolution, tuple[str, str]]]:
+        """Resolve every entry's profile; skipped files go straight into the report."""
+        settings = self._settings
         # (entry, resolution, (fingerprint, settings hash)); hashes computed once per profile.
         resolved: list[tuple[ScanEntry, Resolution, tuple[str, str]]] = []
         hashes: dict[int, str] = {}
@@ -146,37 +188,7 @@ class Decider:
             if ph is None:
                 ph = hashes[id(profile)] = profile.settings_hash()
             resolved.append((entry, resolution, (fp, ph)))
-        refs = await self._history.find_refs([key for _, _, key in resolved])
-        # Most files of a steady library are done: decide those from the index alone and read
-        # full records only for the rest (their reasons quote the job's error).
-        details = {
-            job.id: job
-            for job in await self._history.get_jobs(
-                [ref.id for ref in refs.values() if ref.state is not JobState.SUCCEEDED]
-            )
-        }
-        for entry, resolution, key in resolved:
-            path = str(entry.path)
-            ref = refs.get(key)
-            if ref is not None and ref.state is JobState.SUCCEEDED:
-                report.decisions.append(
-                    Decision(
-                        path=path,
-                        kind=DecisionKind.DONE,
-                        reason=f"done by job {ref.id}",
-                        profile=resolution.profile.name,
-                        job_id=ref.id,
-                    )
-                )
-                continue
-            if ref is not None and ref.id in details:
-                report.decisions.append(job_decision(path, details[ref.id]))
-                continue
-            decision, created = await self._decide_new(entry, resolution, key[0], queue=queue)
-            report.decisions.append(decision)
-            if created is not None:
-                report.queued.append(created)
-        return report
+        return resolved
 
     async def decide_file(
         self, entry: ScanEntry, resolution: Resolution, *, queue: bool, skip_rules: bool = True

@@ -42,16 +42,27 @@ class LibraryWatcher:
         self, roots: Sequence[Path], *, exclude: Sequence[Path], settle_seconds: float
     ) -> None:
         self._roots = [Path(r) for r in roots]
-        self._exclude = tuple(str(Path(p).resolve()) for p in exclude)
+        # With a trailing separator: excluding /lib/out must not hide /lib/outdoor.
+        self._exclude = tuple(str(Path(p).resolve()) + "/" for p in exclude)
         self._settle = settle_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = asyncio.Event()
         self._last_change = 0.0
         self._observer: Observer | None = None  # type: ignore[valid-type]
 
-    def start(self) -> None:
-        """Start watching (events arrive on watchdog's thread)."""
+    async def start(self) -> None:
+        """Start watching (events arrive on watchdog's thread).
+
+        Adding the watches walks the whole library, so it runs in a thread; a system out of
+        inotify watches is logged, and the periodic scans still cover the library.
+        """
         self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.to_thread(self._start)
+        except OSError as exc:
+            log.warning("cannot watch the library (%s); periodic scans still cover it", exc)
+
+    def _start(self) -> None:
         observer = Observer()
         handler = _Handler(self)
         for root in self._roots:
@@ -63,16 +74,16 @@ class LibraryWatcher:
         observer.start()
         self._observer = observer
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         """Stop watching."""
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
-            self._observer = None
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            await asyncio.to_thread(observer.join, 5)
 
     def touched(self, path: str) -> None:
         """Record a change (called from watchdog's thread)."""
-        if path.startswith(self._exclude) or "/." in path:
+        if (path + "/").startswith(self._exclude) or "/." in path:
             return
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._mark)

@@ -22,7 +22,8 @@ def confine(raw: str, roots: Sequence[Path], *, field: str = "path") -> tuple[Pa
         field: the request field, named in errors.
 
     Returns:
-        The resolved path and the root that holds it.
+        The path below its root (as the scanner names it: symlinks inside the library are not
+        resolved) and that root.
 
     Raises:
         InvalidArgumentError: empty path or ``..`` components.
@@ -35,20 +36,28 @@ def confine(raw: str, roots: Sequence[Path], *, field: str = "path") -> tuple[Pa
         raise InvalidArgumentError(field, "must not contain NUL bytes")
     if ".." in PurePosixPath(raw).parts:
         raise PathOutsideLibraryError(field, f"{raw!r} must not contain '..'")
-    real_roots = [Path(os.path.realpath(root)) for root in roots]
     given = Path(raw)
-    candidates = [given if given.is_absolute() else root / given for root in real_roots]
     lexically_inside = False
-    for candidate, root in zip(candidates, real_roots, strict=True):
-        if not candidate.absolute().is_relative_to(root):
-            continue
+    for configured in roots:
+        root = Path(configured).absolute()
+        real_root = Path(os.path.realpath(configured))
+        if given.is_absolute():
+            candidate = given.absolute()
+            # Inside the root as configured, or as the real directory behind a linked root.
+            if not (candidate.is_relative_to(root) or candidate.is_relative_to(real_root)):
+                continue
+        else:
+            candidate = root / given
         lexically_inside = True
         real = Path(os.path.realpath(candidate))
-        if not real.is_relative_to(root):
+        if not real.is_relative_to(real_root):
             # A symlink inside the library that leads out of it.
             raise PathOutsideLibraryError(field, f"{raw!r} leads outside the library roots")
         if real.is_file():
-            return real, root
+            if not candidate.is_relative_to(root):
+                candidate = root / candidate.relative_to(real_root)
+            # The path as the scanner reaches it from its root, so both name files alike.
+            return candidate, root
     if not lexically_inside:
         raise PathOutsideLibraryError(field, f"{raw!r} is not inside a library root")
     raise NotFoundError(f"no file {raw!r} in the library")

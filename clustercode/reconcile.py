@@ -12,7 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from clustercode.errors import UnavailableError
+from clustercode.errors import (
+    ClustercodeError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+)
 from clustercode.executors.base import Executor
 from clustercode.history import History
 from clustercode.models import Job, JobState
@@ -32,6 +37,14 @@ async def _all_jobs(history: History, state: JobState) -> list[Job]:
     return jobs
 
 
+async def _move(history: History, job: Job, expected: JobState, error: str) -> None:
+    """Queue ``job`` again unless a user changed it meanwhile (cancelled, deleted)."""
+    try:
+        await history.set_state(job.id, JobState.QUEUED, error=error, expect=(expected,))
+    except (NotFoundError, FailedPreconditionError) as exc:
+        log.info("job %s: left as it is: %s", job.id, exc)
+
+
 async def reconcile(
     history: History, executor: Executor, scheduler: Scheduler, *, stop_unknown: bool
 ) -> None:
@@ -48,9 +61,9 @@ async def reconcile(
             scheduler.adopt(job)
         else:
             log.info("job %s: its workflow %s is gone; queued again", job.id, job.run_id)
-            await history.set_state(job.id, JobState.QUEUED, error="")
+            await _move(history, job, JobState.RUNNING, "")
     for job in await _all_jobs(history, JobState.FAILED):
-        await history.set_state(job.id, JobState.QUEUED, error=job.error)
+        await _move(history, job, JobState.FAILED, job.error)
     known = {job.run_id for job in running}
     for run in runs.values():
         if run.run_id in known or run.phase.done:
@@ -65,13 +78,21 @@ async def reconcile(
 async def reconcile_until_done(
     history: History, executor: Executor, scheduler: Scheduler, *, stop_unknown: bool
 ) -> None:
-    """Reconcile, trying again with backoff while the executor or Redis is unreachable."""
+    """Reconcile, trying again with backoff while the executor or Redis is unreachable; then
+    let the scheduler start jobs (it starts none before, so nothing runs twice)."""
     delay = 1.0
-    while True:
-        try:
-            await reconcile(history, executor, scheduler, stop_unknown=stop_unknown)
-            return
-        except UnavailableError as exc:
-            log.warning("cannot reconcile yet: %s; trying again in %.0f s", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_DELAY)
+    try:
+        while True:
+            try:
+                await reconcile(history, executor, scheduler, stop_unknown=stop_unknown)
+                return
+            except UnavailableError as exc:
+                log.warning("cannot reconcile yet: %s; trying again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_DELAY)
+            except ClustercodeError as exc:
+                log.error("reconciling failed: %s; starting jobs anyway", exc)
+                return
+    finally:
+        scheduler.ready.set()
+        scheduler.wake()

@@ -61,6 +61,7 @@ class JobRunner:
         self._make_manifest = make_manifest
         self._max_attempts = max_attempts
         self._cancelled: set[str] = set()
+        self._requeue: set[str] = set()
 
     async def run(self, job: Job) -> Job:
         """Run one attempt of ``job`` to its end and return the job's final record."""
@@ -70,7 +71,7 @@ class JobRunner:
             manifest = self._make_manifest(job, run_number)
         except ClustercodeError as exc:
             return await self._history.set_state(
-                job.id, JobState.PARKED, error=str(exc), attempts=attempt
+                job.id, JobState.PARKED, error=str(exc), attempts=attempt, expect=(JobState.QUEUED,)
             )
         run_id = str(manifest["metadata"]["name"])
         try:
@@ -107,8 +108,21 @@ class JobRunner:
         except ClustercodeError as exc:
             return await self._finish(job, Phase.ERROR, str(exc))
         if job.id in self._cancelled:
-            await self._executor.cancel(run_id)
+            with contextlib.suppress(ClustercodeError):
+                await self._executor.cancel(run_id)
         return await self.follow(job)
+
+    async def abandon(self, job: Job, reason: str) -> Job:
+        """Give up on following a job after an unexpected error: stop its run, mark it failed.
+
+        The run is stopped first so that the retry that follows never overlaps it.
+        """
+        current = await self._history.get_job(job.id)
+        if current.run_id:
+            with contextlib.suppress(ClustercodeError):
+                await self._executor.cancel(current.run_id)
+        self._cancelled.discard(job.id)
+        return await self._history.set_state(job.id, JobState.FAILED, error=reason)
 
     async def follow(self, job: Job) -> Job:
         """Follow the job's current run (also after a control-service restart) to its end.
@@ -130,7 +144,8 @@ class JobRunner:
                 log.warning("job %s: %s; following again in %.0f s", job.id, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_FOLLOW_DELAY)
-                job = await self._history.get_job(job.id)
+                with contextlib.suppress(UnavailableError):
+                    job = await self._history.get_job(job.id)
 
     async def _follow_once(self, job: Job) -> Job:
         slices: dict[int, SliceProgress] = {
@@ -145,12 +160,16 @@ class JobRunner:
             job = await self._on_node(job, event, slices, clocks)
         return await self._finish(job, Phase.ERROR, "the executor lost the workflow")
 
-    async def cancel(self, job: Job) -> None:
+    async def cancel(self, job: Job, *, requeue: bool = False) -> None:
         """Ask the executor to stop the job's run; :meth:`run` then records it as cancelled.
 
-        A job not yet submitted is not submitted at all.
+        A job not yet submitted is not submitted at all. With ``requeue`` (the control service
+        is shutting down, not the user cancelling) the job is queued again instead, without
+        using up an attempt.
         """
         self._cancelled.add(job.id)
+        if requeue:
+            self._requeue.add(job.id)
         current = await self._history.get_job(job.id)
         if current.state is JobState.RUNNING and current.run_id:
             with contextlib.suppress(NotFoundError):
@@ -239,6 +258,10 @@ class JobRunner:
 
     async def _finish(self, job: Job, phase: Phase, message: str) -> Job:
         now = time.time()
+        cancelled = job.id in self._cancelled
+        requeue = job.id in self._requeue
+        self._cancelled.discard(job.id)
+        self._requeue.discard(job.id)
         if phase is Phase.SUCCEEDED:
             return await self._history.set_state(
                 job.id,
@@ -247,8 +270,14 @@ class JobRunner:
                 slices_done=job.slices_total,
                 frames_done=job.frames_total,
             )
-        if job.id in self._cancelled:
-            self._cancelled.discard(job.id)
+        if cancelled and requeue:
+            return await self._history.set_state(
+                job.id,
+                JobState.QUEUED,
+                error="interrupted by a shutdown of the control service; queued again",
+                attempts=max(0, job.attempts - 1),
+            )
+        if cancelled:
             return await self._history.set_state(
                 job.id, JobState.CANCELLED, error=CANCELLED_MESSAGE, finished_at=now
             )

@@ -8,7 +8,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from clustercode.errors import ClustercodeError, FailedPreconditionError, NotFoundError
+from clustercode.errors import (
+    ClustercodeError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+)
 from clustercode.history import History
 from clustercode.models import Job, JobState
 from clustercode.runner import JobRunner
@@ -44,6 +49,9 @@ class Scheduler:
         self._retry_at: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._on_success = on_success
+        self._closing = False
+        self.ready = asyncio.Event()
+        """Set once the job store is reconciled with the executor; no job starts before."""
 
     @property
     def running(self) -> list[str]:
@@ -61,12 +69,20 @@ class Scheduler:
             until_idle: return once nothing is queued, waiting for a retry or running.
             stop: return when set (running jobs keep running; see :meth:`shutdown`).
         """
+        delay = 1.0
         while stop is None or not stop.is_set():
-            await self._requeue_due()
-            await self._start_queued()
-            idle = until_idle and not self._running and not self._retry_at
-            if idle and not await self._history.next_queued(1):
-                return
+            try:
+                await self._requeue_due()
+                await self._start_queued()
+                idle = until_idle and not self._running and not self._retry_at
+                if idle and not await self._history.next_queued(1):
+                    return
+                delay = 1.0
+                timeout = self._next_retry_delay()
+            except UnavailableError as exc:
+                # Redis is away: keep the loop (and every running job's follower) alive.
+                log.warning("scheduler: %s; looking again in %.0f s", exc, delay)
+                timeout, delay = delay, min(delay * 2, 60.0)
             self._wake.clear()
             waiters: list[asyncio.Future[object]] = [
                 asyncio.ensure_future(self._wake.wait()),
@@ -74,7 +90,6 @@ class Scheduler:
             ]
             if stop is not None:
                 waiters.append(asyncio.ensure_future(stop.wait()))
-            timeout = self._next_retry_delay()
             await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 if waiter not in self._running.values() and not waiter.done():
@@ -82,6 +97,8 @@ class Scheduler:
 
     def adopt(self, job: Job) -> None:
         """Follow a job whose run was started before a restart of the control service."""
+        if job.id in self._running:
+            return
         self._running[job.id] = asyncio.create_task(
             self._run_one(job, follow=True), name=f"job-{job.id}"
         )
@@ -103,19 +120,22 @@ class Scheduler:
             return
         raise FailedPreconditionError(f"job {job.id} is {job.state.value}: nothing to cancel")
 
-    async def shutdown(self, *, cancel_running: bool) -> None:
+    async def shutdown(self, *, cancel_running: bool, requeue: bool = False) -> None:
         """Stop running jobs' work, or stop following them.
 
         Args:
             cancel_running: cancel the jobs' workflows and wait until they are recorded as
                 cancelled; otherwise leave the workflows running (Argo) and stop following
                 them: the jobs stay ``running`` and the next start follows them again.
+            requeue: cancelled jobs go back to the queue instead of ending cancelled (the
+                control service stops; the user did not cancel them).
         """
+        self._closing = True
         tasks = list(self._running.values())
         if cancel_running:
             for job_id in list(self._running):
                 with contextlib.suppress(ClustercodeError):
-                    await self._runner.cancel(await self._history.get_job(job_id))
+                    await self._runner.cancel(await self._history.get_job(job_id), requeue=requeue)
         else:
             for task in tasks:
                 task.cancel()
@@ -123,6 +143,8 @@ class Scheduler:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _start_queued(self) -> None:
+        if self._closing or not self.ready.is_set():
+            return
         free = self._max_jobs - len(self._running)
         if free <= 0:
             return
@@ -140,9 +162,9 @@ class Scheduler:
         try:
             try:
                 final = await (self._runner.follow(job) if follow else self._runner.run(job))
-            except ClustercodeError as exc:
-                log.error("job %s: %s", job.id, exc)
-                final = await self._history.set_state(job.id, JobState.FAILED, error=str(exc))
+            except (ClustercodeError, ValueError, KeyError, TypeError) as exc:
+                log.exception("job %s: %s", job.id, exc)
+                final = await self._runner.abandon(job, f"internal error: {exc}")
             if final.state is JobState.SUCCEEDED and self._on_success is not None:
                 try:
                     await self._on_success(final)

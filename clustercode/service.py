@@ -97,23 +97,36 @@ class Controller:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, settings: Settings) -> AsyncIterator[Controller]:
-        """Connect Redis, start the executor, reconcile, and close all of it on exit."""
+    async def open(cls, settings: Settings, *, run_jobs: bool = True) -> AsyncIterator[Controller]:
+        """Connect Redis, start the executor, reconcile, and close all of it on exit.
+
+        Args:
+            settings: the configuration.
+            run_jobs: False for a read-only look (``explain``): no reconciliation and no job is
+                started or cancelled, so a control service running beside it is undisturbed.
+        """
         settings.require_library()
         missing = [str(root) for root in settings.libraries if not root.is_dir()]
         if missing:
             raise ConfigError(f"library root {', '.join(missing)}: no such directory")
         profiles = ProfileSet.load(settings.profiles_dir)
         manifests = make_manifest_factory(settings)
-        for path in (settings.work_dir, settings.state_dir):
-            path.mkdir(parents=True, exist_ok=True)
+        dirs = [settings.work_dir, settings.state_dir]
         if settings.output is not None:
-            settings.output.mkdir(parents=True, exist_ok=True)
+            dirs.append(settings.output)
+        for path in dirs:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
         handle: RedisHandle = await connect(settings.redis_url, settings.state_dir)
         executor: Executor | None = None
         try:
             executor = make_executor(settings)
             controller = cls(settings, History(handle), executor, profiles, manifests)
+            if not run_jobs:
+                yield controller
+                return
             reconciling = asyncio.create_task(
                 reconcile_until_done(
                     controller.history,
@@ -132,7 +145,9 @@ class Controller:
                     await reconciling
                 # Local work dies with this process: cancel it cleanly. Argo workflows go on
                 # without us; the next start follows them again.
-                await controller.scheduler.shutdown(cancel_running=executor.name == "local")
+                await controller.scheduler.shutdown(
+                    cancel_running=executor.name == "local", requeue=True
+                )
         finally:
             if executor is not None:
                 await executor.close()
@@ -336,15 +351,6 @@ class Controller:
         _check_id(job_id)
         return await self.history.delete_job(job_id)
 
-    async def delete_by_path(self, path: str) -> list[Job]:
-        """Remove every finished job of a file (by its content), so the next scan redoes it."""
-        entry, _ = self._resolve(path, None)
-        fp = (await self.decider.fingerprints([entry])).get(str(entry.path))
-        jobs = await self.history.find_by_fingerprint(fp) if fp else []
-        if not jobs:
-            raise NotFoundError(f"no job for {path}")
-        return [await self.history.delete_job(job.id) for job in jobs]
-
     async def list_profiles(self) -> list[ProfileSummary]:
         """The named profiles, built-in and the user's."""
         summaries = []
@@ -385,7 +391,7 @@ class Controller:
             exclude=self.settings.excluded_dirs(),
             settle_seconds=self.settings.settle_seconds,
         )
-        watcher.start()
+        await watcher.start()
         try:
             while not stop.is_set():
                 try:
@@ -403,7 +409,7 @@ class Controller:
                 for waiter in waits:
                     waiter.cancel()
         finally:
-            watcher.stop()
+            await watcher.stop()
 
     async def _wait_state(self, job_id: str, done: Callable[[Job], bool]) -> Job:
         deadline = time.monotonic() + 60
@@ -418,7 +424,10 @@ class Controller:
         self, path: str, profile: str | None, *, fresh: bool = False
     ) -> tuple[ScanEntry, Resolution]:
         real, root = confine(path, self.settings.libraries)
-        stat = real.stat()
+        try:
+            stat = real.stat()
+        except OSError as exc:
+            raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
         entry = ScanEntry(
             path=real,
             root=root,

@@ -190,6 +190,11 @@ def test_bad_arguments_are_one_line_errors(setup: Setup) -> None:
     result = setup.cli("run", str(setup.library), check_code=1)
     assert result.stderr.startswith("clustercode: ")
     assert "output" in result.stderr
+    blocked = setup.root / "a-file"
+    blocked.write_text("not a folder")
+    result = setup.cli("run", str(setup.library), str(blocked / "out"), check_code=1)
+    assert result.stderr.startswith(f"clustercode: cannot create {blocked / 'out'}: ")
+    assert len(result.stderr.splitlines()) == 1
     missing = setup.root / "no-such-library"
     result = setup.cli("run", str(missing), str(setup.output), check_code=1)
     assert result.stderr == f"clustercode: library root {missing}: no such directory\n"

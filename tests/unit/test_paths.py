@@ -33,8 +33,15 @@ def test_absolute_path_inside_a_root(roots: list[Path]) -> None:
     assert (path, root) == (roots[1] / "ep.mkv", roots[1])
 
 
-def test_symlink_within_the_library_is_followed(roots: list[Path]) -> None:
-    assert confine("inside.mkv", roots)[0] == roots[0] / "a" / "film.mkv"
+def test_symlink_within_the_library_keeps_its_name(roots: list[Path]) -> None:
+    assert confine("inside.mkv", roots)[0] == roots[0] / "inside.mkv"
+
+
+def test_a_linked_root_accepts_both_spellings(roots: list[Path], tmp_path: Path) -> None:
+    linked = tmp_path / "linked"
+    linked.symlink_to(roots[0])
+    for raw in (str(linked / "a" / "film.mkv"), str(roots[0] / "a" / "film.mkv"), "a/film.mkv"):
+        assert confine(raw, [linked]) == (linked / "a" / "film.mkv", linked)
 
 
 @pytest.mark.parametrize(
