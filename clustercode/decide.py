@@ -62,14 +62,19 @@ def job_decision(path: str, job: Job) -> Decision:
     return Decision(path=path, kind=kind, reason=reason, profile=job.profile, job_id=job.id)
 
 
+def output_path(settings: Settings, resolution: Resolution) -> Path:
+    """Where a file's verified output is published: beside it in place, else under the output
+    root, mirroring the library."""
+    if settings.in_place:
+        return resolution.path.with_suffix("." + resolution.profile.container)
+    assert settings.output is not None  # settings.require_library() checked it
+    return resolution.output_path(settings.output)
+
+
 def new_job(settings: Settings, resolution: Resolution, entry_size: int, fp: str) -> Job:
     """The queued job for a new file under its resolved profile."""
     profile = resolution.profile
-    if settings.in_place:
-        output = resolution.path.with_suffix("." + profile.container)
-    else:
-        assert settings.output is not None  # settings.require_library() checked it
-        output = resolution.output_path(settings.output)
+    output = output_path(settings, resolution)
     return Job(
         id="",
         source=str(resolution.path),

@@ -18,7 +18,7 @@ from typing import Any
 from clustercode import __version__
 from clustercode._history_codec import check_event_id
 from clustercode.config import Settings
-from clustercode.decide import Decider, ScanReport
+from clustercode.decide import Decider, ScanReport, output_path
 from clustercode.errors import (
     ClustercodeError,
     ConfigError,
@@ -276,11 +276,7 @@ class Controller:
             frames = round(duration * (info.frame_rate or 0.0))
         slice_seconds = self.settings.slice_seconds or resolution.profile.slice_seconds
         slices = max(1, round(duration / slice_seconds)) if duration else 0
-        if self.settings.in_place:
-            output = resolution.path.with_suffix("." + resolution.profile.container)
-        else:
-            assert self.settings.output is not None
-            output = resolution.output_path(self.settings.output)
+        output = output_path(self.settings, resolution)
         return Explanation(
             path=str(entry.path),
             profile=resolution.profile.name,
