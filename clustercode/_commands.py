@@ -9,7 +9,7 @@ import json
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from clustercode.cli import (
@@ -216,24 +216,17 @@ async def render(args: argparse.Namespace) -> int:
     """Print the Workflow manifest a file's job would submit."""
     import yaml
 
-    from clustercode.decide import new_job
-    from clustercode.paths import confine
+    from clustercode.decide import new_job, resolve_file
     from clustercode.workflows import manifest_factory
 
     settings = _settings_for_file(args)
     profile_set = ProfileSet.load(settings.profiles_dir)
-    real, root = confine(_absolute(args.file), settings.libraries, field="file")
-    resolution = profile_set.resolve(real, root, args.profile or settings.profile)
-    if args.profile and resolution.profile.name != args.profile:
-        from dataclasses import replace
-
-        resolution = replace(resolution, profile=profile_set.get(args.profile))
-    fp = await asyncio.to_thread(fingerprint, real)
-    job = new_job(settings, resolution, real.stat().st_size, fp)
-    job_id = fp.rpartition(":")[2][:12]
-    from dataclasses import replace as _replace
-
-    manifest = manifest_factory(settings)(_replace(job, id=job_id), 1)
+    entry, resolution = resolve_file(
+        settings, profile_set, _absolute(args.file), args.profile, field="file"
+    )
+    fp = await asyncio.to_thread(fingerprint, entry.path, entry.size)
+    job = replace(new_job(settings, resolution, entry.size, fp), id=fp.rpartition(":")[2][:12])
+    manifest = manifest_factory(settings)(job, 1)
     print(yaml.safe_dump(dict(manifest), sort_keys=False), end="")
     return EXIT_OK
 

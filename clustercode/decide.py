@@ -11,16 +11,22 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clustercode.config import Settings
-from clustercode.errors import ClustercodeError, FailedPreconditionError
+from clustercode.errors import (
+    ClustercodeError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from clustercode.filecache import FileRecord
 from clustercode.fingerprint import fingerprint
 from clustercode.history import History
 from clustercode.mediainfo import probe
 from clustercode.models import Decision, DecisionKind, Job, JobState
+from clustercode.paths import confine
 from clustercode.profiles import ProfileSet, Resolution, skip_reason
 from clustercode.scanner import ScanEntry, ScanStats, scan
 
@@ -60,6 +66,50 @@ def job_decision(path: str, job: Job) -> Decision:
         ),
     }[job.state]
     return Decision(path=path, kind=kind, reason=reason, profile=job.profile, job_id=job.id)
+
+
+def resolve_file(
+    settings: Settings,
+    profiles: ProfileSet,
+    raw: str,
+    profile: str | None = None,
+    *,
+    field: str = "path",
+    fresh: bool = False,
+) -> tuple[ScanEntry, Resolution]:
+    """A file a user names: confined to the library roots, stat'ed, its profile resolved.
+
+    Args:
+        raw: the path as given (relative to a library root, or absolute inside one).
+        profile: a named profile that replaces the cascade's choice.
+        field: the request field named in errors.
+        fresh: re-read cascade files now.
+
+    Raises:
+        InvalidArgumentError: a bad path or an unknown profile.
+        NotFoundError: no such file in the library.
+    """
+    real, root = confine(raw, settings.libraries, field=field)
+    try:
+        stat = real.stat()
+    except OSError as exc:
+        raise NotFoundError(f"cannot read {raw}: {exc.strerror}") from None
+    entry = ScanEntry(
+        path=real,
+        root=root,
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        inode=stat.st_ino,
+        device=stat.st_dev,
+    )
+    if profile is not None and profile not in profiles.names():
+        raise InvalidArgumentError(
+            "profile", f"unknown profile {profile!r} (known: {', '.join(profiles.names())})"
+        )
+    resolution = profiles.resolve(real, root, profile or settings.profile, fresh=fresh)
+    if profile is not None and resolution.profile.name != profile:
+        resolution = replace(resolution, profile=profiles.get(profile))
+    return entry, resolution
 
 
 def output_path(settings: Settings, resolution: Resolution) -> Path:

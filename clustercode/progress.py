@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -36,7 +35,6 @@ def _clock(seconds: float | None) -> str:
 class _Row:
     job: Job
     slices: dict[int, SliceProgress] = field(default_factory=dict)
-    last_line: float = 0.0
     last_percent: int = -1
 
 
@@ -98,10 +96,8 @@ class ProgressDisplay:
             self._live.update(self._table())
             return
         percent = 100 * row.job.frames_done // row.job.frames_total if row.job.frames_total else 0
-        now = time.monotonic()
         if state_changed or percent // 10 > row.last_percent // 10:
             row.last_percent = percent
-            row.last_line = now
             print(describe(row.job, row.slices), file=self._stream, flush=True)
 
     def _table(self) -> RenderableType:

@@ -18,13 +18,12 @@ from typing import Any
 from clustercode import __version__
 from clustercode._history_codec import check_event_id
 from clustercode.config import Settings
-from clustercode.decide import Decider, ScanReport, output_path
+from clustercode.decide import Decider, ScanReport, output_path, resolve_file
 from clustercode.errors import (
     ClustercodeError,
     ConfigError,
     FailedPreconditionError,
     InvalidArgumentError,
-    NotFoundError,
 )
 from clustercode.executors.base import Executor
 from clustercode.filecache import FileRecord
@@ -33,7 +32,6 @@ from clustercode.fswatch import LibraryWatcher
 from clustercode.history import History
 from clustercode.mediainfo import probe
 from clustercode.models import DecisionKind, Job, JobEvent, JobState, SliceProgress
-from clustercode.paths import confine
 from clustercode.profiles import ProfileSet, Resolution
 from clustercode.reconcile import reconcile, reconcile_until_done
 from clustercode.redisconn import RedisHandle, connect
@@ -419,30 +417,7 @@ class Controller:
     def _resolve(
         self, path: str, profile: str | None, *, fresh: bool = False
     ) -> tuple[ScanEntry, Resolution]:
-        real, root = confine(path, self.settings.libraries)
-        try:
-            stat = real.stat()
-        except OSError as exc:
-            raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
-        entry = ScanEntry(
-            path=real,
-            root=root,
-            size=stat.st_size,
-            mtime_ns=stat.st_mtime_ns,
-            inode=stat.st_ino,
-            device=stat.st_dev,
-        )
-        if profile is not None and profile not in self.profiles.names():
-            raise InvalidArgumentError(
-                "profile",
-                f"unknown profile {profile!r} (known: {', '.join(self.profiles.names())})",
-            )
-        resolution = self.profiles.resolve(
-            real, root, profile or self.settings.profile, fresh=fresh
-        )
-        if profile is not None and resolution.profile.name != profile:
-            resolution = replace(resolution, profile=self.profiles.get(profile))
-        return entry, resolution
+        return resolve_file(self.settings, self.profiles, path, profile, fresh=fresh)
 
 
 def _check_id(job_id: str) -> None:
