@@ -20,7 +20,7 @@ from typing import Any
 
 from hera.workflows.models import Workflow
 
-from clustercode._argo_settings import ArgoSettings
+from clustercode.config.argo import ArgoSettings
 from clustercode.errors import ExecutorError, NotFoundError, UnavailableError
 from clustercode.executors._argo_client import ArgoClient
 from clustercode.executors._argo_nodes import run_info, snapshot

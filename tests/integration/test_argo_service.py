@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from clustercode.api.v1 import jobs_pb2, service_pb2, service_pb2_grpc
-from clustercode.argosim import start_simulated_argo_server
 from pipelines.ffmpeg import ffmpeg_path
 from tests.pipelines.media_checks import frame_hashes
+from tests.support.argosim import start_simulated_argo_server
 
 
 def start_serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:

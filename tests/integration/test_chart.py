@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from clustercode.config import load_settings
-from clustercode.profiles import ProfileSet
+from clustercode.config.settings import load_settings
+from clustercode.profiles.profileset import ProfileSet
 from tests.conftest import require_tool
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "clustercode"

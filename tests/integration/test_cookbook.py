@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from clustercode.argosim import start_simulated_argo_server
 from pipelines.ffmpeg import ffmpeg_path
 from tests.conftest import require_tool
+from tests.support.argosim import start_simulated_argo_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TOKEN = "cookbook-secret-token"

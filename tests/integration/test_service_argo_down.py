@@ -31,7 +31,7 @@ NOT_SUBMITTED = "not submitted, retrying"
 
 
 class SimulatedArgo:
-    """``python -m clustercode.argosim`` on a fixed loopback port, started and stopped at will."""
+    """``python -m tests.support.argosim`` on a fixed loopback port, started and stopped at will."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -40,7 +40,7 @@ class SimulatedArgo:
     def start(self) -> str:
         """Start it; return its URL once it listens."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "clustercode.argosim", "--listen", f"127.0.0.1:{self.port}"],
+            [sys.executable, "-m", "tests.support.argosim", "--listen", f"127.0.0.1:{self.port}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 
 from clustercode.api.v1 import jobs_pb2, service_pb2
-from clustercode.argosim import start_simulated_argo_server
 from tests.integration.serve_process import (
     SLOW_PROFILE,
     make_clip,
     serve_process,
     video_frames,
 )
+from tests.support.argosim import start_simulated_argo_server
 
 FINAL = (jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_PARKED, jobs_pb2.JOB_STATE_CANCELLED)
 

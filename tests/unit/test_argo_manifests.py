@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
-from clustercode._argo_settings import ArgoSettings
-from clustercode.config import Settings, load_settings
+from clustercode.config.argo import ArgoSettings
+from clustercode.config.settings import Settings, load_settings
 from clustercode.errors import ConfigError, ExecutorError
-from clustercode.models import Job
-from clustercode.workflows import (
+from clustercode.jobs.workflows import (
     argo_manifest,
     local_manifest,
     manifest_factory,
     workflow_name,
 )
+from clustercode.models import Job
 from pipelines.settings import EncodeSettings
 from tests.conftest import REQUIRE_TOOLS
 from tests.pipelines.test_validation import VALIDATOR, _argo_validate, _schema_errors

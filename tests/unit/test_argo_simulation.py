@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from clustercode._argo_settings import ArgoSettings
-from clustercode.argosim._rewrite import VolumeError, host_manifest
-from clustercode.argosim._status import item_label, node_id
-from clustercode.argosim._store import ApiError, parse_selector
-from clustercode.config import Settings
+from clustercode.config.argo import ArgoSettings
+from clustercode.config.settings import Settings
+from clustercode.jobs.workflows import argo_manifest
 from clustercode.models import Job
-from clustercode.workflows import argo_manifest
 from pipelines.settings import EncodeSettings
+from tests.support.argosim._rewrite import VolumeError, host_manifest
+from tests.support.argosim._status import item_label, node_id
+from tests.support.argosim._store import ApiError, parse_selector
 
 
 def manifest(**argo: Any) -> dict[str, Any]:

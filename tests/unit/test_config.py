@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clustercode.config import (
+from clustercode.config.settings import (
     DEFAULT_MEDIA_EXTENSIONS,
     ArgoSettings,
     Settings,
