@@ -27,17 +27,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clustercode import __version__
+from pipelines.contract import StepName
 
 __all__ = [
     "ArgoSettings",
-    "StepName",
     "StepResources",
     "TolerationSettings",
     "VolumeSettings",
 ]
-
-StepName = Literal["split", "encode", "audio", "merge", "cleanup"]
-"""The step templates of the transcode Workflow."""
 
 _GO_DURATION = r"^(\d+|(\d+(ns|us|ms|s|m|h))+)$"
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from clustercode.executors._plan import ContainerTemplate, DagTemplate, Plan, Retry, Task
-from clustercode.executors._process import PROGRESS_ENV, run_process
+from clustercode.executors._process import run_process
 from clustercode.executors._run_state import RunState
 from clustercode.executors._substitution import UnresolvedError, item_scope, substitute
 from clustercode.executors.base import NodeEvent, Phase
+from pipelines.contract import PROGRESS_ENV
 
 log = logging.getLogger(__name__)
 

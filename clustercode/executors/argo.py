@@ -25,12 +25,13 @@ from clustercode.errors import ExecutorError, NotFoundError, UnavailableError
 from clustercode.executors._argo_client import ArgoClient
 from clustercode.executors._argo_nodes import run_info, snapshot
 from clustercode.executors.base import ExecEvent, NodeEvent, Phase, RunEvent, RunInfo
+from pipelines.contract import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MANAGED_BY", "ArgoExecutor"]
 
-MANAGED_BY = ("app.kubernetes.io/managed-by", "clustercode")
+MANAGED_BY = (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 """The label every workflow of clustercode carries; listing is restricted to it."""
 
 _PAGE = 500

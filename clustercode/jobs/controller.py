@@ -29,6 +29,7 @@ from clustercode.jobs.reconcile import reconcile, reconcile_until_done
 from clustercode.jobs.runner import JobRunner
 from clustercode.jobs.scheduler import Scheduler
 from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
+from clustercode.jobs.workflows import min_slices
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.fswatch import LibraryWatcher
 from clustercode.library.mediainfo import probe
@@ -39,6 +40,7 @@ from clustercode.store._codec import check_event_id
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.filecache import FileRecord
 from clustercode.store.history import History
+from pipelines.contract import slice_count
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +275,7 @@ class Controller:
             duration = info.duration or 0.0
             frames = round(duration * (info.frame_rate or 0.0))
         slice_seconds = self.settings.slice_seconds or resolution.profile.slice_seconds
-        slices = max(1, round(duration / slice_seconds)) if duration else 0
+        slices = slice_count(duration, slice_seconds, min_slices(self.settings)) if duration else 0
         output = output_path(self.settings, resolution)
         return Explanation(
             path=str(entry.path),

@@ -20,9 +20,9 @@ from clustercode.errors import (
 )
 from clustercode.executors.base import Executor
 from clustercode.jobs.scheduler import Scheduler
-from clustercode.jobs.workflows import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from clustercode.models import Job, JobState
 from clustercode.store.history import History
+from pipelines.contract import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 log = logging.getLogger(__name__)
 

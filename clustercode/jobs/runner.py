@@ -20,6 +20,7 @@ from clustercode.errors import (
 from clustercode.executors.base import Executor, NodeEvent, Phase, RunEvent
 from clustercode.models import Job, JobState, SliceProgress
 from clustercode.store.history import History
+from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES_OUTPUT, SPLIT
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +183,11 @@ class JobRunner:
         slices: dict[int, SliceProgress],
         clocks: dict[int, _SliceClock],
     ) -> Job:
-        if event.task == "split" and event.phase is Phase.SUCCEEDED:
-            items = json.loads(event.outputs.get("slices", "[]"))
+        if event.task == SPLIT and event.phase is Phase.SUCCEEDED:
+            items = json.loads(event.outputs.get(SLICES_OUTPUT, "[]"))
             planned = sorted(
                 (
-                    SliceProgress(index=int(i["index"]), frames_total=int(i["frames"]))
+                    SliceProgress(index=int(i[INDEX_INPUT]), frames_total=int(i["frames"]))
                     for i in items
                 ),
                 key=lambda s: s.index,
@@ -199,10 +200,14 @@ class JobRunner:
                 slices_total=len(planned),
                 frames_total=sum(s.frames_total for s in planned),
             )
-        if event.task == "encode" and "index" in event.parameters:
+        if event.task == ENCODE and INDEX_INPUT in event.parameters:
             return await self._on_encode(job, event, slices, clocks)
-        if event.task == "merge" and event.phase is Phase.SUCCEEDED and "result" in event.outputs:
-            result = json.loads(event.outputs["result"])
+        if (
+            event.task == MERGE
+            and event.phase is Phase.SUCCEEDED
+            and RESULT_OUTPUT in event.outputs
+        ):
+            result = json.loads(event.outputs[RESULT_OUTPUT])
             return await self._history.update_job(
                 job.id,
                 size_after=int(result.get("size_after", 0)),
@@ -219,7 +224,7 @@ class JobRunner:
         slices: dict[int, SliceProgress],
         clocks: dict[int, _SliceClock],
     ) -> Job:
-        index = int(event.parameters["index"])
+        index = int(event.parameters[INDEX_INPUT])
         current = slices.get(index) or SliceProgress(index=index, frames_total=0)
         done, total = event.progress or (current.frames_done, current.frames_total)
         clock = clocks.setdefault(index, _SliceClock())

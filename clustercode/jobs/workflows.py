@@ -19,20 +19,22 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-from clustercode.config.argo import StepName, TolerationSettings, VolumeSettings
+from clustercode.config.argo import TolerationSettings, VolumeSettings
 from clustercode.config.settings import Settings
 from clustercode.errors import ExecutorError
 from clustercode.models import Job
+from pipelines.contract import (
+    ATTEMPT_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    STEP_NAMES,
+)
 from pipelines.settings import EncodeSettings
 from pipelines.workflow import Mount, StepPod, Toleration, WorkflowSpec, manifest
 
 __all__ = [
-    "ATTEMPT_LABEL",
-    "JOB_ID_LABEL",
-    "MANAGED_BY_LABEL",
-    "MANAGED_BY_VALUE",
     "ExecutorKind",
     "LocalRetry",
     "ManifestFactory",
@@ -41,13 +43,10 @@ __all__ = [
     "local_manifest",
     "local_spec",
     "manifest_factory",
+    "min_slices",
     "workflow_name",
 ]
 
-JOB_ID_LABEL = "clustercode.io/job-id"
-ATTEMPT_LABEL = "clustercode.io/attempt"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "clustercode"
 SOURCE_ANNOTATION = "clustercode.io/source"
 OUTPUT_ANNOTATION = "clustercode.io/output"
 PROFILE_ANNOTATION = "clustercode.io/profile"
@@ -110,6 +109,12 @@ def _metadata(job: Job, attempt: int) -> tuple[dict[str, str], dict[str, str]]:
     return labels, annotations
 
 
+def min_slices(settings: Settings) -> int:
+    """The fewest slices a file is cut into: on this machine, one per worker (even a short file
+    keeps every core busy); on a cluster, as many as ``slice_seconds`` makes."""
+    return max(1, settings.parallel) if settings.executor == "local" else 1
+
+
 def local_spec(
     job: Job, attempt: int, settings: Settings, *, retry: LocalRetry | None = None
 ) -> WorkflowSpec:
@@ -127,8 +132,7 @@ def local_spec(
             source=job.source,
             output=job.output,
             work_dir=str(settings.work_dir / job.id),
-            # Enough slices to keep every local worker busy, even on a short file.
-            settings=replace(_encode_settings(job), min_slices=max(1, settings.parallel)),
+            settings=replace(_encode_settings(job), min_slices=min_slices(settings)),
             step_command=(sys.executable, "-m", "pipelines.steps"),
             parallelism=settings.parallel,
             retry_limit=retry.limit,
@@ -235,8 +239,8 @@ def _toleration(t: TolerationSettings) -> Toleration:
 
 def _steps(settings: Settings) -> dict[str, StepPod]:
     argo = settings.argo
-    steps = {}
-    for name in get_args(StepName):
+    steps: dict[str, StepPod] = {}
+    for name in STEP_NAMES:
         resources = argo.resources.get(name)
         selector = argo.step_node_selector.get(name, {})
         tolerations = argo.step_tolerations.get(name, [])
