@@ -9,13 +9,15 @@ import textwrap
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel, RootModel
 
 from clustercode.errors import ExecutorError, ManifestError, NotFoundError
 from clustercode.executors import Executor, NodeEvent, Phase, RunEvent
 from clustercode.executors._manifest import parse_manifest
+from clustercode.executors._manifest_policy import FIELDS
 from clustercode.executors.local import LocalExecutor
 from pipelines.workflow import manifest
 from tests.pipelines.variants import variants
@@ -731,6 +733,74 @@ def test_the_builders_manifests_are_accepted_and_cluster_volumes_refused() -> No
             plan = parse_manifest(manifest(spec))
             assert plan.entrypoint == "main"
             assert plan.on_exit == "cleanup"
+
+
+INVALID: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "unknown-field": (
+        lambda d: d["spec"]["templates"][2].update(foo=1),
+        "manifest field spec.templates[2] (main).foo is not supported by the local executor",
+    ),
+    "python-name": (
+        lambda d: d["spec"].update(active_deadline_seconds=3),
+        "manifest field spec.active_deadline_seconds is not supported by the local executor",
+    ),
+    "wrong-type": (
+        lambda d: _template(d, "a")["container"].update(command=["x", 1]),
+        "manifest field spec.templates[0] (a).container.command[1]: expected a string",
+    ),
+    "int-or-string": (
+        lambda d: _template(d, "a").update(retryStrategy={"limit": [1]}),
+        "manifest field spec.templates[0] (a).retryStrategy.limit: expected a string or an integer",
+    ),
+    "missing": (lambda d: d.pop("metadata"), "manifest field metadata: required"),
+    "not-an-object": (
+        lambda d: d["spec"]["templates"].append([]),
+        "manifest field spec.templates[3]: expected an object",
+    ),
+    "refused-and-invalid": (
+        lambda d: d["spec"]["templates"].append({"name": "r", "resource": {"action": 1}}),
+        "manifest field spec.templates[3] (r).resource is not supported by the local executor "
+        "(templates must be container or dag)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_manifests_name_the_field_in_one_line(case: str) -> None:
+    change, message = INVALID[case]
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(_broken(change))
+    assert str(info.value) == message
+
+
+def test_kubernetes_only_fields_are_not_validated() -> None:
+    """Kubernetes reads them, not the local executor: numbers where hera's models want strings
+    and keys newer than the models are no error."""
+
+    def k8s(doc: dict[str, Any]) -> None:
+        _template(doc, "a")["container"].update(
+            resources={"limits": {"cpu": 2, "memory": 1}}, securityContext={"newerKey": True}
+        )
+        doc["spec"]["podGC"] = {"strategy": "OnPodSuccess", "newerKey": 1}
+
+    plan = parse_manifest(_broken(k8s))
+    assert plan == parse_manifest(_broken(lambda _: None))
+
+
+def _models(annotation: Any) -> set[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return set() if issubclass(annotation, RootModel) else {annotation}
+    return set().union(*(_models(a) for a in get_args(annotation)))
+
+
+def test_the_field_policy_covers_what_it_reads() -> None:
+    """Every name in the policy is a field of its model (by its Argo name), and every model
+    behind a supported field has a policy of its own."""
+    for model, (supported, ignored) in FIELDS.items():
+        fields = {(f.alias or n): f for n, f in model.model_fields.items()}
+        assert supported | ignored <= fields.keys(), model.__name__
+        for name in supported:
+            assert _models(fields[name].annotation) <= FIELDS.keys(), f"{model.__name__}.{name}"
 
 
 async def test_kubernetes_only_fields_are_ignored(executor: LocalExecutor, tmp_path: Path) -> None:
