@@ -20,6 +20,7 @@ from typing import Any
 
 from hera.workflows.models import Workflow
 
+from clustercode.backoff import Backoff
 from clustercode.config.argo import ArgoSettings
 from clustercode.errors import ExecutorError, NotFoundError, UnavailableError
 from clustercode.executors._argo_client import ArgoClient
@@ -119,7 +120,8 @@ class ArgoExecutor:
     async def _read_patiently(self, run_id: str) -> Workflow:
         """Read the Workflow, retrying with backoff while argo-server is unavailable."""
         outage_since: float | None = None
-        wait = self.settings.poll_interval
+        failures = 0
+        backoff = Backoff(initial=self.settings.poll_interval, maximum=_MAX_OUTAGE_WAIT)
         while True:
             try:
                 workflow = await self._client.get(run_id)
@@ -130,8 +132,8 @@ class ArgoExecutor:
                     log.warning("workflow %s: %s; retrying", run_id, exc)
                 if now - outage_since >= self.settings.watch_retry_seconds:
                     raise
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, _MAX_OUTAGE_WAIT)
+                failures += 1
+                await asyncio.sleep(backoff.delay(failures))
                 continue
             if outage_since is not None:
                 log.info("workflow %s: argo-server answers again", run_id)

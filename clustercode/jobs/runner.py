@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from clustercode.backoff import OUTAGE_BACKOFF
 from clustercode.errors import (
     ClustercodeError,
     FailedPreconditionError,
@@ -25,7 +26,6 @@ from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES
 log = logging.getLogger(__name__)
 
 CANCELLED_MESSAGE = "cancelled"
-_MAX_FOLLOW_DELAY = 60.0
 
 ManifestFactory = Callable[[Job, int], Mapping[str, Any]]
 """Builds the Workflow manifest for a job's attempt number."""
@@ -131,7 +131,7 @@ class JobRunner:
         While the executor cannot be reached the job stays running and is followed again with
         backoff; a workflow that vanished sends the job back to the queue.
         """
-        delay = 1.0
+        failures = 0
         while True:
             try:
                 return await self._follow_once(job)
@@ -142,9 +142,10 @@ class JobRunner:
                     error=f"workflow {job.run_id} disappeared; queued again",
                 )
             except UnavailableError as exc:
+                failures += 1
+                delay = OUTAGE_BACKOFF.delay(failures)
                 log.warning("job %s: %s; following again in %.0f s", job.id, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_FOLLOW_DELAY)
                 with contextlib.suppress(UnavailableError):
                     job = await self._history.get_job(job.id)
 

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from clustercode.backoff import OUTAGE_BACKOFF, Backoff
 from clustercode.errors import (
     ClustercodeError,
     FailedPreconditionError,
@@ -44,7 +45,7 @@ class Scheduler:
         self._history = history
         self._runner = runner
         self._max_jobs = max(1, max_jobs)
-        self._retry_backoff = retry_backoff
+        self._retry_backoff = Backoff(initial=retry_backoff, maximum=None)
         self._running: dict[str, asyncio.Task[Job]] = {}
         self._retry_at: dict[str, float] = {}
         self._wake = asyncio.Event()
@@ -69,7 +70,7 @@ class Scheduler:
             until_idle: return once nothing is queued, waiting for a retry or running.
             stop: return when set (running jobs keep running; see :meth:`shutdown`).
         """
-        delay = 1.0
+        failures = 0
         while stop is None or not stop.is_set():
             try:
                 await self._requeue_due()
@@ -77,12 +78,13 @@ class Scheduler:
                 idle = until_idle and not self._running and not self._retry_at
                 if idle and not await self._history.next_queued(1):
                     return
-                delay = 1.0
+                failures = 0
                 timeout = self._next_retry_delay()
             except UnavailableError as exc:
                 # Redis is away: keep the loop (and every running job's follower) alive.
-                log.warning("scheduler: %s; looking again in %.0f s", exc, delay)
-                timeout, delay = delay, min(delay * 2, 60.0)
+                failures += 1
+                timeout = OUTAGE_BACKOFF.delay(failures)
+                log.warning("scheduler: %s; looking again in %.0f s", exc, timeout)
             self._wake.clear()
             waiters: list[asyncio.Future[object]] = [
                 asyncio.ensure_future(self._wake.wait()),
@@ -171,7 +173,7 @@ class Scheduler:
                 except (ClustercodeError, OSError) as exc:
                     log.warning("job %s: %s", job.id, exc)
             if final.state is JobState.FAILED:
-                delay = self._retry_backoff * 2 ** max(0, final.attempts - 1)
+                delay = self._retry_backoff.delay(final.attempts)
                 self._retry_at[job.id] = time.monotonic() + delay
                 log.info("job %s failed (%s); retrying in %.0f s", job.id, final.error, delay)
             return final
