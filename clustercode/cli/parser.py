@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="the terminal UI (same as clustercode-tui)", add_help=False)
     tui.add_argument("tui_args", nargs=argparse.REMAINDER)
 
+    reference = sub.add_parser(
+        "config", help="every setting: config key, environment variable, default, meaning"
+    )
+    reference.add_argument("--json", action="store_true", help="machine-readable output")
+    reference.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
     profiles = sub.add_parser("profiles", help="list the named profiles")
     _common(profiles)
 

@@ -189,15 +189,6 @@ class ArgoExecutor:
         except (ExecutorError, UnavailableError, NotFoundError) as exc:
             log.warning("workflow %s: could not terminate after stop: %s", run_id, exc)
 
-    async def delete(self, run_id: str) -> None:
-        """Delete the Workflow and its pods (its record in Argo is gone afterwards).
-
-        Raises:
-            NotFoundError: argo-server has no Workflow of that name.
-            UnavailableError: argo-server cannot be reached or refuses the token.
-        """
-        await self._client.delete(run_id)
-
     async def list_runs(self, labels: Mapping[str, str]) -> list[RunInfo]:
         """clustercode's Workflows in the namespace whose labels include ``labels``.
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from clustercode.config import Settings, load_settings
 from clustercode.config.argo import ArgoSettings
-from clustercode.config.settings import Settings, load_settings
 from clustercode.errors import ConfigError, ExecutorError
 from clustercode.jobs.workflows import (
     argo_manifest,
