@@ -7,9 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from clustercode.backoff import OUTAGE_BACKOFF
 from clustercode.errors import (
@@ -19,6 +17,7 @@ from clustercode.errors import (
     UnavailableError,
 )
 from clustercode.executors.base import Executor, NodeEvent, Phase, RunEvent
+from clustercode.jobs.workflows import ManifestFactory
 from clustercode.models import Job, JobState, SliceProgress
 from clustercode.store.history import History
 from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES_OUTPUT, SPLIT
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 
 CANCELLED_MESSAGE = "cancelled"
 
-ManifestFactory = Callable[[Job, int], Mapping[str, Any]]
 """Builds the Workflow manifest for a job's attempt number."""
 
 
