@@ -34,5 +34,5 @@ def ffmpeg_path() -> str:
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     except (ImportError, RuntimeError) as exc:
         raise FFmpegNotFoundError(
-            f"no ffmpeg: set {FFMPEG_ENV}, put ffmpeg on PATH or install imageio-ffmpeg"
+            f"no ffmpeg: set {FFMPEG_ENV}, put ffmpeg on PATH or pip install 'clustercode[ffmpeg]'"
         ) from exc
