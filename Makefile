@@ -39,3 +39,29 @@ bench:
 	$(PYTHON) -m benchmarks.bench_scan
 	$(PYTHON) -m benchmarks.bench_library_scan
 	$(PYTHON) -m benchmarks.bench_history
+
+# Packaging, checked without a container runtime: the dependency lock, the Containerfile and
+# compose.yaml. `make lock` after editing dependencies in pyproject.toml (keeps every pin that
+# still fits); `make lock-upgrade` moves every pin to the newest version pyproject.toml allows.
+.PHONY: lock lock-upgrade lock-check hadolint compose-validator compose-check packaging-check
+
+lock:
+	UV="$(PYTHON) -m uv" tools/lock
+
+lock-upgrade:
+	UV="$(PYTHON) -m uv" tools/lock --upgrade
+
+lock-check:
+	UV="$(PYTHON) -m uv" tools/lock --check
+
+hadolint:
+	hadolint --failure-threshold style Containerfile
+
+compose-validator:
+	cd tools/compose-validate && go build -o compose-validate .
+
+compose-check: compose-validator
+	CLUSTERCODE_LIBRARY=/srv/media CLUSTERCODE_OUTPUT=/srv/transcoded \
+	  tools/compose-validate/compose-validate compose.yaml
+
+packaging-check: lock-check hadolint compose-check

@@ -1,0 +1,136 @@
+"""What the image installs, rebuilt here without a container runtime.
+
+``cluster_venv`` makes the image's virtual environment the way the Containerfile's build stage
+does: a build venv from ``requirements/build.txt``, a venv without pip, ``requirements/cluster.txt``
+installed with ``--require-hashes --no-deps --only-binary :all:``, the project built as a wheel
+by the locked setuptools from the files ``.dockerignore`` admits, and ffmpeg linked onto its
+``bin``. Wheels come from pip's cache (~/.cache/pip), so after the first run it takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REQUIRE_TOOLS
+from tests.integration.conftest import redis_server_binary, redis_server_url
+
+__all__ = ["REPO", "LockedVenv", "cluster_venv", "redis_server_binary", "redis_server_url"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+BUILD_CONTEXT = ("pyproject.toml", "README.md", "clustercode", "pipelines", "tui")
+"""What .dockerignore admits besides requirements/ (checked in test_containerfile)."""
+
+_PIP_QUIET = ("--quiet", "--disable-pip-version-check", "--no-input")
+_LOCKED = ("--require-hashes", "--no-deps", "--only-binary", ":all:")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedVenv:
+    """The image's venv, rebuilt in a temporary directory.
+
+    Attributes:
+        root: the venv (``/opt/clustercode`` in the image).
+        env: the image's environment for commands run from it (its ``bin`` first on PATH,
+            ``CLUSTERCODE_FFMPEG`` pinned, no PYTHONPATH leaking the source tree in).
+    """
+
+    root: Path
+    env: Mapping[str, str]
+
+    @property
+    def bin(self) -> Path:
+        """The venv's ``bin`` directory."""
+        return self.root / "bin"
+
+    def run(
+        self, *argv: str, env: Mapping[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command of the venv with the image's environment; never raises on failure."""
+        return subprocess.run(
+            [str(self.bin / argv[0]), *argv[1:]],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+
+    def python(self, code: str) -> str:
+        """Output of ``python -c CODE`` in the venv (fails the test on an error)."""
+        done = self.run("python", "-c", code)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+
+def _pip(pip: Path, *args: str) -> None:
+    done = subprocess.run(
+        [str(pip), *_PIP_QUIET, *args], capture_output=True, text=True, check=False, timeout=900
+    )
+    if done.returncode != 0:
+        message = f"pip {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        if "Could not fetch" in done.stderr or "NewConnectionError" in done.stderr:
+            # No registry and an empty cache: only CI must have them.
+            if REQUIRE_TOOLS:
+                pytest.fail(message)
+            pytest.skip(message)
+        pytest.fail(message)
+
+
+@pytest.fixture(scope="session")
+def cluster_venv(tmp_path_factory: pytest.TempPathFactory) -> LockedVenv:
+    """The image's venv: the lock's cluster requirements and the project's wheel, nothing else."""
+    base = tmp_path_factory.mktemp("image")
+    build, venv, context = base / "build", base / "clustercode", base / "src"
+    requirements = REPO / "requirements"
+    subprocess.run([sys.executable, "-m", "venv", str(build)], check=True, timeout=300)
+    build_pip = build / "bin" / "pip"
+    _pip(build_pip, "install", *_LOCKED, "-r", str(requirements / "build.txt"))
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300
+    )
+    into_venv = ("--python", str(venv / "bin" / "python"), "install")
+    _pip(build_pip, *into_venv, *_LOCKED, "-r", str(requirements / "cluster.txt"))
+    context.mkdir()
+    for name in BUILD_CONTEXT:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, context / name)
+    dist = base / "dist"
+    subprocess.run(
+        [str(build_pip), *_PIP_QUIET, "wheel", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(dist), "."],
+        cwd=context, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = dist.glob("clustercode-*.whl")
+    _pip(build_pip, *into_venv, "--no-deps", str(wheel))
+    python = venv / "bin" / "python"
+    ffmpeg = subprocess.run(
+        [str(python), "-c", "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    (venv / "bin" / "ffmpeg").symlink_to(ffmpeg)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "CLUSTERCODE_", "VIRTUAL_ENV"))
+    }
+    env |= {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "CLUSTERCODE_FFMPEG": str(venv / "bin" / "ffmpeg"),
+        "HOME": str(base / "home"),
+    }
+    return LockedVenv(root=venv, env=env)
