@@ -9,6 +9,7 @@ by the locked setuptools from the files ``.dockerignore`` admits, and ffmpeg lin
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -72,9 +73,24 @@ class LockedVenv:
         return done.stdout.strip()
 
 
+def _clean_env() -> dict[str, str]:
+    """This process's environment without what would let the source tree leak into a venv."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "CLUSTERCODE_", "VIRTUAL_ENV", "PIP_"))
+    }
+
+
 def _pip(pip: Path, *args: str) -> None:
     done = subprocess.run(
-        [str(pip), *_PIP_QUIET, *args], capture_output=True, text=True, check=False, timeout=900
+        [str(pip), *_PIP_QUIET, *args],
+        env=_clean_env(),
+        cwd=pip.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
     )
     if done.returncode != 0:
         message = f"pip {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
@@ -88,9 +104,36 @@ def _pip(pip: Path, *args: str) -> None:
 
 @pytest.fixture(scope="session")
 def cluster_venv(tmp_path_factory: pytest.TempPathFactory) -> LockedVenv:
-    """The image's venv: the lock's cluster requirements and the project's wheel, nothing else."""
-    base = tmp_path_factory.mktemp("image")
+    """The image's venv: the lock's cluster requirements and the project's wheel, nothing else.
+
+    Built once per test run: xdist workers share their run's directory (the one above their
+    own), and the first one to take the lock builds it.
+    """
+    run_dir = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_dir = run_dir.parent
+    base = run_dir / "image"
+    base.mkdir(exist_ok=True)
+    with (base / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (base / "done").exists():
+            _build_image_venv(base)
+            (base / "done").touch()
+    venv = base / "clustercode"
+    env = _clean_env() | {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "CLUSTERCODE_FFMPEG": str(venv / "bin" / "ffmpeg"),
+        "HOME": str(base / "home"),
+    }
+    return LockedVenv(root=venv, env=env)
+
+
+def _build_image_venv(base: Path) -> None:
     build, venv, context = base / "build", base / "clustercode", base / "src"
+    for leftover in (build, venv, context, base / "dist"):
+        shutil.rmtree(leftover, ignore_errors=True)
     requirements = REPO / "requirements"
     subprocess.run([sys.executable, "-m", "venv", str(build)], check=True, timeout=300)
     build_pip = build / "bin" / "pip"
@@ -111,26 +154,14 @@ def cluster_venv(tmp_path_factory: pytest.TempPathFactory) -> LockedVenv:
     subprocess.run(
         [str(build_pip), *_PIP_QUIET, "wheel", "--no-deps", "--no-build-isolation",
          "--wheel-dir", str(dist), "."],
-        cwd=context, check=True, capture_output=True, timeout=300,
+        cwd=context, env=_clean_env(), check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     (wheel,) = dist.glob("clustercode-*.whl")
     _pip(build_pip, *into_venv, "--no-deps", str(wheel))
+    assert (venv / "bin" / "clustercode").is_file(), f"{wheel.name} was not installed"
     python = venv / "bin" / "python"
     ffmpeg = subprocess.run(
         [str(python), "-c", "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())"],
-        capture_output=True, text=True, check=True, timeout=60,
+        env=_clean_env(), capture_output=True, text=True, check=True, timeout=60,
     ).stdout.strip()  # fmt: skip
     (venv / "bin" / "ffmpeg").symlink_to(ffmpeg)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTHON", "CLUSTERCODE_", "VIRTUAL_ENV"))
-    }
-    env |= {
-        "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "CLUSTERCODE_FFMPEG": str(venv / "bin" / "ffmpeg"),
-        "HOME": str(base / "home"),
-    }
-    return LockedVenv(root=venv, env=env)
