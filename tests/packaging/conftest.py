@@ -23,7 +23,14 @@ import pytest
 from tests.conftest import REQUIRE_TOOLS
 from tests.integration.conftest import redis_server_binary, redis_server_url
 
-__all__ = ["REPO", "LockedVenv", "cluster_venv", "redis_server_binary", "redis_server_url"]
+__all__ = [
+    "REPO",
+    "LockedVenv",
+    "cluster_venv",
+    "redis_server_binary",
+    "redis_server_url",
+    "run_pip",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,7 +89,8 @@ def _clean_env() -> dict[str, str]:
     }
 
 
-def _pip(pip: Path, *args: str) -> None:
+def run_pip(pip: Path, *args: str) -> None:
+    """Run pip quietly in a clean environment; skip (fail in CI) when no registry answers."""
     done = subprocess.run(
         [str(pip), *_PIP_QUIET, *args],
         env=_clean_env(),
@@ -137,12 +145,12 @@ def _build_image_venv(base: Path) -> None:
     requirements = REPO / "requirements"
     subprocess.run([sys.executable, "-m", "venv", str(build)], check=True, timeout=300)
     build_pip = build / "bin" / "pip"
-    _pip(build_pip, "install", *_LOCKED, "-r", str(requirements / "build.txt"))
+    run_pip(build_pip, "install", *_LOCKED, "-r", str(requirements / "build.txt"))
     subprocess.run(
         [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300
     )
     into_venv = ("--python", str(venv / "bin" / "python"), "install")
-    _pip(build_pip, *into_venv, *_LOCKED, "-r", str(requirements / "cluster.txt"))
+    run_pip(build_pip, *into_venv, *_LOCKED, "-r", str(requirements / "cluster.txt"))
     context.mkdir()
     for name in BUILD_CONTEXT:
         source = REPO / name
@@ -157,7 +165,7 @@ def _build_image_venv(base: Path) -> None:
         cwd=context, env=_clean_env(), check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     (wheel,) = dist.glob("clustercode-*.whl")
-    _pip(build_pip, *into_venv, "--no-deps", str(wheel))
+    run_pip(build_pip, *into_venv, "--no-deps", str(wheel))
     assert (venv / "bin" / "clustercode").is_file(), f"{wheel.name} was not installed"
     python = venv / "bin" / "python"
     ffmpeg = subprocess.run(

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+from packaging.markers import Marker
+from packaging.utils import canonicalize_name
+
 from tests.conftest import require_tool
-from tests.packaging.conftest import BUILD_CONTEXT, REPO
+from tests.packaging.conftest import BUILD_CONTEXT, REPO, run_pip
 
 CONTAINERFILE = REPO / "Containerfile"
 
@@ -115,3 +121,50 @@ def test_image_installs_only_from_the_lock() -> None:
         locked = "--require-hashes" in command and "-r requirements/" in command
         own_wheel = "/tmp/dist/clustercode-" in command and "--no-deps" in command
         assert locked or own_wheel, command
+
+
+# What a python:3.11-slim-bookworm (glibc 2.36) container accepts on each platform it is built
+# for. x86_64 is also covered by the cluster_venv fixture, which installs the same way here.
+_IMAGE_PLATFORMS = {
+    arch: [f"manylinux_2_{minor}_{arch}" for minor in range(17, 37)]
+    for arch in ("x86_64", "aarch64")
+}
+
+
+def _needed_on(arch: str, requirements: str) -> set[str]:
+    """The packages of a requirements file whose markers hold in the image on ``arch``."""
+    image = {
+        "python_version": "3.11",
+        "python_full_version": "3.11.16",
+        "platform_machine": arch,
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "implementation_name": "cpython",
+    }
+    text = (REPO / "requirements" / f"{requirements}.txt").read_text()
+    needed: set[str] = set()
+    for name, marker in re.findall(r"^([a-z0-9._-]+)==[^ ;\\]+(?: ; ([^\\]+))?", text, re.M):
+        if not marker or Marker(marker.strip()).evaluate(image):
+            needed.add(canonicalize_name(name))
+    return needed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["aarch64"])
+def test_every_locked_package_has_a_wheel_for_the_image(arch: str, tmp_path: Path) -> None:
+    # The multi-arch build installs wheels only (nothing is compiled, also under emulation):
+    # pip must find, for each platform, a wheel whose hash is in the lock for every package.
+    platforms = [arg for tag in _IMAGE_PLATFORMS[arch] for arg in ("--platform", tag)]
+    for requirements in ("build", "web"):
+        target = tmp_path / requirements
+        run_pip(
+            Path(sys.executable).parent / "pip",
+            "download", "--only-binary", ":all:", *platforms, "--python-version", "3.11",
+            "--implementation", "cp", "--require-hashes", "--no-deps",
+            "-r", str(REPO / "requirements" / f"{requirements}.txt"), "--dest", str(target),
+        )  # fmt: skip
+        files = sorted(p.name for p in target.iterdir())
+        shutil.rmtree(target)
+        assert all(name.endswith(".whl") for name in files), files
+        downloaded = {canonicalize_name(name.split("-")[0]) for name in files}
+        assert downloaded == _needed_on(arch, requirements)
