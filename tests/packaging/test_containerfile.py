@@ -61,7 +61,8 @@ def test_hadolint_reports_what_it_should(tmp_path: Path) -> None:
 
 def test_base_images_are_pinned_by_digest_with_their_tag() -> None:
     stages: list[str] = []
-    for line in CONTAINERFILE.read_text().splitlines():
+    text = CONTAINERFILE.read_text()
+    for line in text.splitlines():
         match = re.match(r"^FROM (\S+)(?: AS (\S+))?$", line)
         if not match:
             continue
@@ -70,6 +71,12 @@ def test_base_images_are_pinned_by_digest_with_their_tag() -> None:
             assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", image), line
         if stage:
             stages.append(stage)
+    bases = {image for image in re.findall(r"^FROM (\S+@\S+)", text, re.MULTILINE)}
+    assert len(bases) == 1, bases
+    (base,) = bases
+    name, digest = base.split("@")
+    assert f'org.opencontainers.image.base.name="docker.io/library/{name}"' in text
+    assert f'org.opencontainers.image.base.digest="{digest}"' in text
     assert stages[-1] == "cluster", "the default target (the last stage) is the cluster image"
     assert "web" in stages
 
