@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pipelines.ffmpeg import Dialect
 from pipelines.probe import ProbeError, probe
 from pipelines.settings import EncodeSettings
 from pipelines.steps import _atomic, _ffmpeg_run
@@ -16,7 +17,13 @@ logger = logging.getLogger(__name__)
 
 
 def encode_command(
-    *, source: Path, plan: Plan, piece: SlicePlan, settings: EncodeSettings, output: Path
+    *,
+    source: Path,
+    plan: Plan,
+    piece: SlicePlan,
+    settings: EncodeSettings,
+    output: Path,
+    dialect: Dialect,
 ) -> list[str]:
     """ffmpeg arguments (after the global ones) that encode one slice.
 
@@ -26,8 +33,7 @@ def encode_command(
     exact on every format; without it ffmpeg rebases an MPEG-TS input to its video start or to
     ``format.start_time`` depending on the seek, and a cut can land one frame off. Then exactly
     ``frames`` frames with their source timestamps (``-fps_mode passthrough``, encoder time
-    base = demuxer time base). ffmpeg 9 rejects the ``-enc_time_base -1`` spelling that older
-    releases documented; ``demux`` is its name for the same thing.
+    base = demuxer time base), spelled as the binary's :class:`~pipelines.ffmpeg.Dialect` says.
     """
     threads = str(settings.threads)
     args = ["-xerror", "-copyts", "-threads", threads]
@@ -39,10 +45,7 @@ def encode_command(
     args += [
         "-frames:v",
         str(piece.frames),
-        "-fps_mode",
-        "passthrough",
-        "-enc_time_base:v",
-        "demux",
+        *dialect.passthrough(),
         *settings.video,
         "-threads",
         threads,
@@ -100,10 +103,7 @@ def check_slice(path: Path, *, frames: int, threads: int, label: str) -> None:
             "0:v:0",
             # Frames keep their own timestamps: a constant-rate null output would collide
             # variable-rate frames onto the same tick and report that as an error.
-            "-fps_mode",
-            "passthrough",
-            "-enc_time_base:v",
-            "demux",
+            *_ffmpeg_run.ffmpeg().dialect.passthrough(),
             "-f",
             "null",
             "-",
@@ -136,7 +136,14 @@ def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) ->
     temp = _atomic.temp_path(final)
     try:
         _ffmpeg_run.run(
-            encode_command(source=source, plan=plan, piece=piece, settings=settings, output=temp),
+            encode_command(
+                source=source,
+                plan=plan,
+                piece=piece,
+                settings=settings,
+                output=temp,
+                dialect=_ffmpeg_run.ffmpeg().dialect,
+            ),
             what=f"{label}: encoding from {source} failed",
             on_frames=progress.update,
             quiet_required=False,

@@ -12,7 +12,7 @@ from pipelines.steps import _atomic, _ffmpeg_run
 from pipelines.steps._mux import MuxInputs, mux_command
 from pipelines.steps._plan import Plan, load_plan, slice_path
 from pipelines.steps.audio import audio_path
-from pipelines.steps.errors import StepError
+from pipelines.steps.errors import EnvironmentStepError, StepError
 from pipelines.steps.verify import expected_output, problems
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,9 @@ def merge(
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StepError(f"cannot create output directory {output.parent}: {exc.strerror}") from exc
+        raise EnvironmentStepError(
+            f"cannot create output directory {output.parent}: {exc.strerror}"
+        ) from exc
     temp = output_temp_path(output)
     try:
         command = mux_command(

@@ -8,29 +8,29 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ffmpeg import FFmpegNotFoundError, ffmpeg_path
+from pipelines.ffmpeg import FFmpeg, FFmpegError, checked_ffmpeg
 from tests.pipelines.clips import ClipStore
 
 
 @pytest.fixture(scope="session")
-def ffmpeg() -> str:
-    """The ffmpeg the steps use (``pipelines.ffmpeg.ffmpeg_path``: PATH or imageio-ffmpeg)."""
+def ffmpeg() -> FFmpeg:
+    """The checked ffmpeg the steps use (``$CLUSTERCODE_FFMPEG`` selects one for the matrix)."""
     try:
-        return ffmpeg_path()
-    except FFmpegNotFoundError as exc:
+        return checked_ffmpeg()
+    except FFmpegError as exc:
         if os.environ.get("CLUSTERCODE_REQUIRE_TOOLS") == "1":
             pytest.fail(str(exc))
         pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
-def clips(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> ClipStore:
+def clips(ffmpeg: FFmpeg, tmp_path_factory: pytest.TempPathFactory) -> ClipStore:
     """Test clips by name, each generated on first use and shared by the whole session."""
-    return ClipStore(ffmpeg, tmp_path_factory.mktemp("clips"))
+    return ClipStore(ffmpeg.path, tmp_path_factory.mktemp("clips"))
 
 
 @pytest.fixture(scope="session")
-def source_hashes(ffmpeg: str) -> Callable[[Path], list[str]]:
+def source_hashes(ffmpeg: FFmpeg) -> Callable[[Path], list[str]]:
     """Frame hashes of a source, computed once per path."""
     from tests.pipelines.media_checks import frame_hashes
 

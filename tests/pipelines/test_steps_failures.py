@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.ffmpeg import FFmpeg
 from pipelines.probe import probe
 from tests.pipelines.clips import ClipStore, damage_video_packet, overwrite_middle, truncate
 from tests.pipelines.media_checks import frame_hashes
@@ -191,7 +192,7 @@ def test_encode_rerun_on_a_finished_slice_is_a_no_op(clips: ClipStore, tmp_path:
 
 def test_killed_encoder_is_retried_and_output_is_exact(
     clips: ClipStore,
-    ffmpeg: str,
+    ffmpeg: FFmpeg,
     source_hashes: Callable[[Path], list[str]],
     tmp_path: Path,
     outdir: Path,
