@@ -240,9 +240,14 @@ def read_version(path: str) -> tuple[str, tuple[int, int] | None]:
     first = done.stdout.splitlines()[0] if done.stdout else ""
     words = first.split()
     version = words[2] if len(words) > 2 and words[:2] == ["ffmpeg", "version"] else "unknown"
-    match = _VERSION.match(first)
-    release = (int(match.group(1)), int(match.group(2))) if match else None
-    return version, release
+    return version, named_release(first)
+
+
+def named_release(banner: str) -> tuple[int, int] | None:
+    """(major, minor) from the first line of ``ffmpeg -version``; ``None`` for git snapshots
+    (``N-118000-g...``), which the self-test alone judges."""
+    match = _VERSION.match(banner)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def read_encoders(path: str, env: Mapping[str, str] | None = None) -> frozenset[str]:
@@ -291,7 +296,7 @@ def _check_uncached(path: str) -> CheckResult:
             version="unknown",
             release=None,
             usable=False,
-            problem=f"cannot run it: {exc}",
+            problem=f"cannot be run: {exc}",
         )
     if release is not None and release < SUPPORTED_FLOOR:
         return CheckResult(
@@ -299,7 +304,7 @@ def _check_uncached(path: str) -> CheckResult:
             version=version,
             release=release,
             usable=False,
-            problem=f"older than {_floor()}, the oldest supported release",
+            problem=f"is older than {_floor()}, the oldest supported release",
         )
     from pipelines.ffmpeg_selftest import self_test
 

@@ -56,7 +56,7 @@ class SelfTest:
     seconds: float = 0.0
 
 
-class _Failed(Exception):
+class AttemptFailedError(Exception):
     """One attempt failed; ``crashed`` when ffmpeg died of a signal."""
 
     def __init__(self, message: str, *, crashed: bool = False) -> None:
@@ -83,8 +83,8 @@ def self_test(path: str, *, release: tuple[int, int] | None) -> SelfTest:
             crashed = False
             for dialect in dialects:
                 try:
-                    _attempt(path, directory, dialect, env)
-                except _Failed as failed:
+                    attempt(path, directory, dialect, env)
+                except AttemptFailedError as failed:
                     problem, crashed = str(failed), failed.crashed
                     if crashed:
                         break  # the spelling does not matter; try the workaround
@@ -121,14 +121,14 @@ def _run(path: str, args: Sequence[str], env: Mapping[str, str], what: str) -> s
             env={**os.environ, **env},
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise _Failed(f"{what}: {exc}") from exc
+        raise AttemptFailedError(f"{what}: {exc}") from exc
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
-        raise _Failed(f"{what}: ffmpeg crashed ({name})", crashed=True)
+        raise AttemptFailedError(f"{what}: ffmpeg crashed ({name})", crashed=True)
     if done.returncode != 0:
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit status {done.returncode}"
-        raise _Failed(f"{what}: {reason}")
+        raise AttemptFailedError(f"{what}: {reason}")
     return done.stdout
 
 
@@ -165,7 +165,12 @@ def _make_clips(path: str, directory: Path, env: Mapping[str, str]) -> list[Path
     return clips
 
 
-def _attempt(path: str, directory: Path, dialect: Dialect, env: Mapping[str, str]) -> None:
+def attempt(path: str, directory: Path, dialect: Dialect, env: Mapping[str, str]) -> None:
+    """Make the test clips in ``directory`` (once), cut and compare them.
+
+    Raises:
+        AttemptFailedError: a run failed or crashed, or a slice is not exact.
+    """
     # Imported here: only a cache miss pays for the media libraries.
     from pipelines.probe import ProbeError, probe
     from pipelines.settings import EncodeSettings
@@ -178,10 +183,10 @@ def _attempt(path: str, directory: Path, dialect: Dialect, env: Mapping[str, str
         try:
             probed = probe(clip)
         except ProbeError as exc:
-            raise _Failed(f"its {kind} test clip is unreadable: {exc}") from exc
+            raise AttemptFailedError(f"its {kind} test clip is unreadable: {exc}") from exc
         timeline = probed.timeline
         if timeline is None or len(timeline.keyframes) < 3:
-            raise _Failed(f"its {kind} test clip has no open GOPs to cut")
+            raise AttemptFailedError(f"its {kind} test clip has no open GOPs to cut")
         keyframe_frames = [bisect_left(timeline.pts, k) for k in timeline.keyframes]
         # A leading B-frame of the second group, then the frame after the third I-frame.
         starts = [0, keyframe_frames[1] - 1, keyframe_frames[2] + 1]
@@ -205,7 +210,7 @@ def _attempt(path: str, directory: Path, dialect: Dialect, env: Mapping[str, str
             path, [clip, *outputs], dialect, env, f"decoding the {kind} test clip and its slices"
         )
         if len(reference) != timeline.frames:
-            raise _Failed(
+            raise AttemptFailedError(
                 f"decoding the {kind} test clip gave {len(reference)} frames, "
                 f"it has {timeline.frames}"
             )
@@ -213,8 +218,8 @@ def _attempt(path: str, directory: Path, dialect: Dialect, env: Mapping[str, str
             what = f"slice {piece.index} of the {kind} test clip"
             expected = reference[piece.first_frame : piece.first_frame + piece.frames]
             if len(got) != len(expected):
-                raise _Failed(f"{what} has {len(got)} frames, expected {len(expected)}")
+                raise AttemptFailedError(f"{what} has {len(got)} frames, expected {len(expected)}")
             if got != expected:
                 pairs = enumerate(zip(got, expected, strict=True))
                 wrong = next(i for i, (a, b) in pairs if a != b)
-                raise _Failed(f"{what}: frame {wrong} is not the source's frame")
+                raise AttemptFailedError(f"{what}: frame {wrong} is not the source's frame")

@@ -7,6 +7,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO
 
 from pipelines.ffmpeg import FFmpeg, FFmpegError, checked_ffmpeg
@@ -33,6 +34,38 @@ def ffmpeg() -> FFmpeg:
         return checked_ffmpeg()
     except FFmpegError as exc:
         raise EnvironmentStepError(str(exc)) from exc
+
+
+_START = re.compile(r"^\s*Duration: .*?, start: (-?\d+(?:\.\d+)?)", re.MULTILINE)
+
+
+def input_start_time(path: Path) -> float | None:
+    """The start time ffmpeg itself subtracts from every stream of ``path`` when reading it.
+
+    Releases disagree: for a Matroska file whose audio starts before its video (negative
+    timestamps, as ffmpeg 7 and later write AAC priming), 5.1 and 7.0 report the audio's start,
+    9.0 and PyAV's libraries the video's. An offset restored in the final mux must use the
+    running binary's notion, or the audio moves by the difference (23 ms).
+
+    Returns:
+        Seconds, or ``None`` when ffmpeg reports none.
+    """
+    binary = ffmpeg()
+    try:
+        done = subprocess.run(
+            [binary.path, "-nostdin", "-hide_banner", "-i", str(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=binary.environ(),
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EnvironmentStepError(f"cannot run ffmpeg {binary.describe()}: {exc}") from exc
+    match = _START.search(done.stderr)
+    return float(match.group(1)) if match else None
 
 
 def summarize(stderr: str) -> str:

@@ -142,7 +142,14 @@ def _audio_input(work: Path, plan: Plan, settings: EncodeSettings) -> tuple[Path
         info = probe(path).info
     except ProbeError as exc:
         raise StepError(f"encoded audio is unreadable: {exc}") from exc
-    return path, info.start_time
+    start = _ffmpeg_run.input_start_time(path)
+    return path, info.start_time if start is None else start
+
+
+def _source_start(source: Path, plan: Plan) -> float:
+    """The source's start time as the running ffmpeg sees it (it shifts the source by it)."""
+    start = _ffmpeg_run.input_start_time(source)
+    return plan.start_time if start is None else start
 
 
 def merge(
@@ -168,7 +175,7 @@ def merge(
     covers = extract_covers(work, source, info) if settings.container == "mkv" else {}
     inputs = MuxInputs(
         video=video,
-        video_offset=plan.video_first_pts - plan.start_time,
+        video_offset=plan.video_first_pts - _source_start(source, plan),
         source=source,
         audio=audio,
         audio_offset=audio_offset,
