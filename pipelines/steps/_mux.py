@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.probe import MediaInfo, StreamInfo
+from pipelines.media import MediaInfo, StreamInfo
 from pipelines.settings import EncodeSettings
 from pipelines.steps.errors import StepError
 from pipelines.steps.verify import TEXT_SUBTITLES, kept_attachments

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.contract import slice_count
-from pipelines.probe import MediaInfo, VideoTimeline
+from pipelines.media import MediaInfo, VideoTimeline
 from pipelines.steps import _atomic
 from pipelines.steps.errors import StepError
 

@@ -1,4 +1,9 @@
-"""``encode``: make one slice from the original file, frame-exact, and prove it is whole."""
+"""``encode``: make one slice from the original file, frame-exact, and prove it is whole.
+
+The proof: the slice read back (stream copy, no decoding) has exactly the slice's frame count,
+and its packets are recorded (:mod:`pipelines.steps._packets`) so ``merge`` can prove the bytes
+it joins are the bytes written here.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,8 @@ import logging
 from pathlib import Path
 
 from pipelines.ffmpeg import Dialect
-from pipelines.probe import ProbeError, probe
 from pipelines.settings import EncodeSettings
-from pipelines.steps import _atomic, _ffmpeg_run
+from pipelines.steps import _atomic, _ffmpeg_run, _packets
 from pipelines.steps._plan import Plan, SlicePlan, load_plan, slice_path
 from pipelines.steps._progress import ProgressReporter
 from pipelines.steps.errors import StepError
@@ -59,63 +63,45 @@ def encode_command(
     return args
 
 
-def count_video_packets(path: Path) -> int:
-    """Video packets in a slice (no decoding)."""
-    probed = probe(path)
-    if probed.timeline is None:
-        return 0
-    return probed.timeline.frames
-
-
 def slice_is_complete(path: Path, frames: int) -> bool:
-    """Whether a finished slice is already in place (it is renamed there only once checked)."""
+    """Whether a finished slice is in place and still holds the packets it was written with.
+
+    A slice is renamed into place only after its check, and its packet record just before.
+    """
     if not path.is_file():
         return False
-    try:
-        return count_video_packets(path) == frames
-    except ProbeError:
+    record = _packets.read_record(path)
+    if record is None or len(record) != frames:
         return False
+    try:
+        found = _packets.read_back(path, what=f"reading back {path}")
+    except StepError:
+        return False
+    return found == record
 
 
-def check_slice(path: Path, *, frames: int, threads: int, label: str) -> None:
-    """Demand exactly ``frames`` video packets and an error-free decode of the whole slice.
+def check_slice(path: Path, *, frames: int, label: str) -> list[str]:
+    """Read the written slice back (stream copy) and demand exactly ``frames`` video packets.
+
+    Returns:
+        ``size:md5`` of every packet, the slice's record.
 
     Raises:
-        StepError: wrong frame count or a decode error.
+        StepError: the slice cannot be demuxed cleanly or has the wrong frame count.
     """
-    try:
-        found = count_video_packets(path)
-    except ProbeError as exc:
-        raise StepError(f"{label}: encoded slice is unreadable: {exc}") from exc
-    if found != frames:
+    packets = _packets.read_back(path, what=f"{label}: encoded slice is unreadable")
+    if len(packets) != frames:
         raise StepError(
-            f"{label}: encoded slice has {found} frames, expected {frames} "
+            f"{label}: encoded slice has {len(packets)} frames, expected {frames} "
             "(the source is damaged or its timestamps are broken near this slice)"
         )
-    _ffmpeg_run.run(
-        [
-            "-xerror",
-            "-threads",
-            str(threads),
-            "-i",
-            str(path),
-            "-map",
-            "0:v:0",
-            # Frames keep their own timestamps: a constant-rate null output would collide
-            # variable-rate frames onto the same tick and report that as an error.
-            *_ffmpeg_run.ffmpeg().dialect.passthrough(),
-            "-f",
-            "null",
-            "-",
-        ],
-        what=f"{label}: encoded slice does not decode cleanly",
-    )
+    return packets
 
 
 def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) -> Path:
     """Encode slice ``index`` of the plan in ``work`` into ``work/slices``.
 
-    Safe to re-run: a slice already in place with the right frame count is left alone.
+    Safe to re-run: a slice already in place that still matches its record is left alone.
 
     Raises:
         StepError: no plan, an unknown index, a damaged source or a failed check.
@@ -148,7 +134,8 @@ def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) ->
             on_frames=progress.update,
             quiet_required=False,
         )
-        check_slice(temp, frames=piece.frames, threads=settings.threads, label=label)
+        packets = check_slice(temp, frames=piece.frames, label=label)
+        _packets.write_record(final, packets)
         temp.replace(final)
     finally:
         _atomic.remove_quietly(temp)
