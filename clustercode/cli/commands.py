@@ -128,6 +128,22 @@ async def serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def doctor(args: argparse.Namespace) -> int:
+    """Check what the work needs; 0 when everything needed is there, 1 otherwise."""
+    from clustercode.jobs.doctor import diagnose, render
+
+    settings = settings_from(args, require_library=False)
+    findings = await diagnose(settings, use_cache=not args.recheck)
+    for line in render(findings):
+        print(line, flush=True)
+    bad = [f for f in findings if f.bad]
+    if bad:
+        plural = "s" if len(bad) > 1 else ""
+        print(f"clustercode doctor: {len(bad)} problem{plural}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 async def explain(args: argparse.Namespace) -> int:
     """Print which files decided which setting for a file, and what a scan would do."""
     settings = _settings_for_file(args)
