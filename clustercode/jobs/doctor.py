@@ -126,13 +126,13 @@ def _encoder_findings(
                 needed=encoder in required,
             )
         )
-    for family, names in hardware_encoders(available).items():
+    for family, builds in hardware_encoders(available).items():
         findings.append(
             Finding(
                 topic="hardware",
-                status="present" if names else "absent",
+                status="present" if builds else "absent",
                 detail=f"{family}: "
-                + (", ".join(names) + " in the build (no device checked)" if names else "none"),
+                + (", ".join(builds) + " in the build (no device checked)" if builds else "none"),
                 needed=False,
             )
         )
