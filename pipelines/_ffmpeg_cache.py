@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +84,8 @@ def store(path: str, result: CheckResult) -> None:
     binaries = _read()
     binaries[identity["real"]] = {"identity": identity, "result": _encode(result)}
     text = json.dumps({"version": CHECK_VERSION, "binaries": binaries}, indent=1, sort_keys=True)
+    import tempfile  # only a cache miss writes: keep it off every step's start-up
+
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from typing import Any, Literal
 
 StreamKind = Literal["video", "audio", "subtitle", "attachment", "data"]
@@ -87,7 +86,10 @@ class VideoTimeline:
 
     def seconds(self, pts: int) -> float:
         """Convert a pts of this stream to seconds."""
-        return float(pts * Fraction(self.time_base))
+        # Integer true division rounds correctly, as float(Fraction) does, without importing
+        # fractions at every step's start.
+        numerator, _, denominator = self.time_base.partition("/")
+        return pts * int(numerator) / int(denominator or 1)
 
     @property
     def duration(self) -> float:
