@@ -117,7 +117,10 @@ def concat_video(work: Path, plan: Plan) -> Path:
     hashes = _atomic.temp_path(work / "video.packets")
     tee = f"[f=matroska]{_tee_escape(temp)}|[f=framemd5]{_tee_escape(hashes)}"
     try:
-        joining = ["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0"]
+        # auto_convert off: the demuxer would rewrite H.264 packets to start codes (5.1 does),
+        # and the hashes would no longer match the records of the stored packets.
+        joining = ["-f", "concat", "-safe", "0", "-auto_convert", "0", "-i", str(listing)]
+        joining += ["-map", "0:v:0"]
         _ffmpeg_run.run(
             [*joining, "-c", "copy", "-f", "tee", "-y", tee], what="joining the slices failed"
         )
