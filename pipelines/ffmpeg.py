@@ -144,6 +144,7 @@ class CheckResult:
         env: environment the self-test needed.
         encoders: encoder names in the build.
         seconds: how long the self-test took.
+        definite: the result holds until the binary changes (only such results are cached).
     """
 
     path: str
@@ -155,6 +156,7 @@ class CheckResult:
     env: Mapping[str, str] = field(default_factory=dict)
     encoders: frozenset[str] = frozenset()
     seconds: float = 0.0
+    definite: bool = True
 
     def to_ffmpeg(self, origin: str) -> FFmpeg:
         """The usable binary as the steps run it."""
@@ -193,6 +195,8 @@ def candidates() -> list[Candidate]:
     """
     pinned = os.environ.get(FFMPEG_ENV)
     if pinned:
+        if os.sep not in pinned:
+            pinned = shutil.which(pinned) or pinned  # a command name: look it up on PATH
         if not (Path(pinned).is_file() and os.access(pinned, os.X_OK)):
             raise FFmpegNotFoundError(f"{FFMPEG_ENV}={pinned} is not an executable file")
         return [Candidate(path=pinned, origin=ORIGIN_PINNED)]
@@ -283,7 +287,8 @@ def check_binary(path: str, *, use_cache: bool = True) -> CheckResult:
         if cached is not None:
             return cached
     result = _check_uncached(path)
-    _ffmpeg_cache.store(path, result)
+    if result.definite:
+        _ffmpeg_cache.store(path, result)
     return result
 
 
@@ -297,6 +302,7 @@ def _check_uncached(path: str) -> CheckResult:
             release=None,
             usable=False,
             problem=f"cannot be run: {exc}",
+            definite=False,
         )
     if release is not None and release < SUPPORTED_FLOOR:
         return CheckResult(
@@ -319,6 +325,7 @@ def _check_uncached(path: str) -> CheckResult:
         env=outcome.env,
         encoders=read_encoders(path, outcome.env),
         seconds=outcome.seconds,
+        definite=outcome.definite,
     )
 
 

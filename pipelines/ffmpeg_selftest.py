@@ -47,6 +47,8 @@ class SelfTest:
         dialect: the spellings that passed (or the last tried).
         env: the environment that passed (or the last tried).
         seconds: wall time of the whole test.
+        definite: the outcome holds for this binary; ``False`` when the last attempt failed for
+            a passing reason (a timeout on a busy machine, no temporary space), not to be cached.
     """
 
     passed: bool
@@ -54,14 +56,17 @@ class SelfTest:
     dialect: Dialect
     env: Mapping[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    definite: bool = True
 
 
 class AttemptFailedError(Exception):
-    """One attempt failed; ``crashed`` when ffmpeg died of a signal."""
+    """One attempt failed; ``crashed`` when ffmpeg died of a signal, ``passing`` when it could
+    not run for a reason outside the binary (a timeout, an OS error)."""
 
-    def __init__(self, message: str, *, crashed: bool = False) -> None:
+    def __init__(self, message: str, *, crashed: bool = False, passing: bool = False) -> None:
         super().__init__(message)
         self.crashed = crashed
+        self.passing = passing
 
 
 def _ordered(release: tuple[int, int] | None) -> list[Dialect]:
@@ -76,6 +81,7 @@ def self_test(path: str, *, release: tuple[int, int] | None) -> SelfTest:
     started = time.monotonic()
     dialects = _ordered(release)
     problem = "no attempt"
+    passing = False
     dialect, env = dialects[0], {}
     with tempfile.TemporaryDirectory(prefix="clustercode-ffmpeg-check-") as temp:
         directory = Path(temp)
@@ -85,7 +91,9 @@ def self_test(path: str, *, release: tuple[int, int] | None) -> SelfTest:
                 try:
                     attempt(path, directory, dialect, env)
                 except AttemptFailedError as failed:
-                    problem, crashed = str(failed), failed.crashed
+                    problem, crashed, passing = str(failed), failed.crashed, failed.passing
+                    if passing:
+                        break
                     if crashed:
                         break  # the spelling does not matter; try the workaround
                     continue
@@ -104,6 +112,7 @@ def self_test(path: str, *, release: tuple[int, int] | None) -> SelfTest:
         dialect=dialect,
         env=env,
         seconds=time.monotonic() - started,
+        definite=not passing,
     )
 
 
@@ -121,7 +130,7 @@ def _run(path: str, args: Sequence[str], env: Mapping[str, str], what: str) -> s
             env={**os.environ, **env},
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise AttemptFailedError(f"{what}: {exc}") from exc
+        raise AttemptFailedError(f"{what}: {exc}", passing=True) from exc
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
         raise AttemptFailedError(f"{what}: ffmpeg crashed ({name})", crashed=True)
