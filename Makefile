@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PATH := $(HOME)/go/bin:$(PATH)
 
-.PHONY: install check lint typecheck imports proto-check generate test bench validator
+.PHONY: install check lint typecheck imports proto-check generate test test-media bench validator
 
 install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
@@ -33,6 +33,13 @@ validator:
 
 test: install
 	$(PYTHON) -m pytest -n 2
+
+# The media tests alone, for each extra ffmpeg of the matrix (CLUSTERCODE_FFMPEG selects it).
+MEDIA_TESTS = tests/pipelines/test_ffmpeg_check.py tests/pipelines/test_steps_media.py \
+	tests/pipelines/test_steps_failures.py tests/integration/test_local_pipeline.py
+
+test-media:
+	$(PYTHON) -m pytest -n 2 $(MEDIA_TESTS)
 
 bench:
 	$(PYTHON) -m benchmarks.bench_pipeline

@@ -1,4 +1,4 @@
-"""The ``clustercode`` command: run, serve, explain, history, profiles, render, config.
+"""The ``clustercode`` command: run, serve, doctor, explain, history, profiles, render, config.
 
 Results go to stdout, errors to stderr as one line each; no traceback reaches the user.
 """
@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "run": _commands.run,
         "serve": _commands.serve,
+        "doctor": _commands.doctor,
         "explain": _commands.explain,
         "history": _commands.history,
         "profiles": _commands.profiles,

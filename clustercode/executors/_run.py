@@ -364,7 +364,7 @@ class _Node:
         else:
             result = self._outputs(template, paths)
         self.publish(attempt, result.phase, message=result.message, progress=outcome.progress,
-                     outputs=dict(result.outputs))  # fmt: skip
+                     outputs=dict(result.outputs), exit_code=outcome.returncode)  # fmt: skip
         return result
 
     @staticmethod

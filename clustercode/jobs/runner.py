@@ -21,6 +21,7 @@ from clustercode.jobs.workflows import ManifestFactory
 from clustercode.models import Job, JobState, SliceProgress
 from clustercode.store.history import History
 from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES_OUTPUT, SPLIT
+from pipelines.steps.errors import EXIT_ENVIRONMENT
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,14 @@ class JobRunner:
         self._max_attempts = max_attempts
         self._cancelled: set[str] = set()
         self._requeue: set[str] = set()
+        # Jobs whose run hit an environment failure (a step exited EXIT_ENVIRONMENT): the
+        # machine is at fault, so the job loses no attempt and the scheduler pauses.
+        self._environment: dict[str, str] = {}
+        self._environment_ended: dict[str, str] = {}
+
+    def take_environment_failure(self, job_id: str) -> str | None:
+        """Why the job's last run stopped on an environment failure, once; else ``None``."""
+        return self._environment_ended.pop(job_id, None)
 
     async def run(self, job: Job) -> Job:
         """Run one attempt of ``job`` to its end and return the job's final record."""
@@ -182,6 +191,8 @@ class JobRunner:
         slices: dict[int, SliceProgress],
         clocks: dict[int, _SliceClock],
     ) -> Job:
+        if event.exit_code == EXIT_ENVIRONMENT and job.id not in self._environment:
+            await self._stop_for_environment(job, event)
         if event.task == SPLIT and event.phase is Phase.SUCCEEDED:
             items = json.loads(event.outputs.get(SLICES_OUTPUT, "[]"))
             planned = sorted(
@@ -215,6 +226,14 @@ class JobRunner:
         if event.phase in (Phase.FAILED, Phase.ERROR) and event.message:
             log.info("job %s: %s failed: %s", job.id, event.task, event.message)
         return job
+
+    async def _stop_for_environment(self, job: Job, event: NodeEvent) -> None:
+        reason = event.message or f"{event.task} found the environment unusable"
+        log.warning("job %s: %s: %s; stopping its run", job.id, event.task, reason)
+        self._environment[job.id] = reason
+        # Its retries would fail the same way: stop the run now.
+        with contextlib.suppress(ClustercodeError):
+            await self._executor.cancel(job.run_id)
 
     async def _on_encode(
         self,
@@ -282,8 +301,18 @@ class JobRunner:
                 attempts=max(0, job.attempts - 1),
             )
         if cancelled:
+            self._environment.pop(job.id, None)
             return await self._history.set_state(
                 job.id, JobState.CANCELLED, error=CANCELLED_MESSAGE, finished_at=now
+            )
+        environment = self._environment.pop(job.id, None)
+        if environment is not None:
+            self._environment_ended[job.id] = environment
+            return await self._history.set_state(
+                job.id,
+                JobState.QUEUED,
+                error=f"waiting for a usable environment (no attempt used): {environment}",
+                attempts=max(0, job.attempts - 1),
             )
         reason = message or f"workflow {job.run_id} ended {phase.value}"
         if job.attempts >= self._max_attempts:
