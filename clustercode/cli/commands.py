@@ -19,6 +19,7 @@ from clustercode.cli.console import (
     install_interrupt,
     print_job,
 )
+from clustercode.cli.observe import observed
 from clustercode.cli.parser import settings_from
 from clustercode.cli.progress import ProgressDisplay, describe
 from clustercode.config.settings import Settings
@@ -106,7 +107,10 @@ async def serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     token = settings.bearer_token()
     await require_ffmpeg(settings)
-    async with Controller.open(settings) as ctl:
+    async with (
+        Controller.open(settings) as ctl,
+        observed(ctl, metrics_listen=settings.metrics_listen) as interceptors,
+    ):
         stop = asyncio.Event()
         background = asyncio.create_task(ctl.serve_forever(stop))
         try:
@@ -121,6 +125,7 @@ async def serve(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                     flush=True,
                 ),
+                interceptors=interceptors,
             )
         finally:
             stop.set()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from clustercode.cli.config_reference import config
 from clustercode.cli.console import EXIT_FAILED, EXIT_INTERRUPTED
+from clustercode.cli.logs import configure
 from clustercode.cli.parser import build_parser
 from clustercode.errors import ClustercodeError
 
@@ -26,10 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The UI is a separate program that talks only gRPC; it is not imported here.
         os.execv(sys.executable, [sys.executable, "-m", "tui", *arguments[1:]])  # noqa: S606
     args = build_parser().parse_args(arguments)
-    logging.basicConfig(
-        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    # The service logs what it does (job state changes, scans) by default; commands only warn.
+    configure(
+        verbose=getattr(args, "verbose", 0),
+        log_format=getattr(args, "log_format", "text"),
+        default=logging.INFO if args.command in ("serve", "web") else logging.WARNING,
     )
     from clustercode.cli import commands as _commands  # imports the control plane: only now
 

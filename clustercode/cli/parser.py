@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from clustercode import __version__
+from clustercode.cli.logs import LOG_FORMATS
 from clustercode.config import Settings, load_settings
 from clustercode.models import JobState
 
@@ -19,6 +20,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", help="a Redis server instead of the embedded one")
     parser.add_argument("--profiles", type=Path, dest="profiles_dir", help="profiles directory")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="log lines as text, or one JSON object per line (for log collectors)",
+    )
 
 
 def _library(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -58,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a non-loopback --listen without a token",
     )
     serve.add_argument("--scan-interval", type=float, help="seconds between library scans")
+    serve.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (default: off)",
+    )
 
     explain = sub.add_parser("explain", help="show how FILE would be transcoded, and why")
     explain.add_argument("file", help="media file (inside a library root)")
@@ -136,5 +148,6 @@ def settings_from(args: argparse.Namespace, *, require_library: bool = True) -> 
         "token_file": getattr(args, "token_file", None),
         "allow_insecure_remote": getattr(args, "allow_insecure_remote", None) or None,
         "scan_interval": getattr(args, "scan_interval", None),
+        "metrics_listen": getattr(args, "metrics_listen", None),
     }
     return load_settings(args.config, require_library=require_library, **overrides)

@@ -173,6 +173,11 @@ class Settings(BaseSettings):
     allow_insecure_remote: bool = Field(
         default=False, description="Allow listening on a non-loopback address without a token."
     )
+    metrics_listen: str | None = Field(
+        default=None,
+        description="host:port of the Prometheus metrics endpoint (/metrics) of "
+        "`clustercode serve` (None: off).",
+    )
     argo: ArgoSettings = Field(
         default_factory=ArgoSettings,
         description="Argo executor settings.",

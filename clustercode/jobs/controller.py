@@ -23,6 +23,7 @@ from clustercode.errors import (
     InvalidArgumentError,
 )
 from clustercode.executors import Executor, make_executor
+from clustercode.jobs.activity import log_scan
 from clustercode.jobs.decide import Decider, output_path, resolve_file
 from clustercode.jobs.in_place import record_in_place_output
 from clustercode.jobs.reconcile import reconcile, reconcile_until_done
@@ -74,6 +75,8 @@ class Controller:
             if settings.in_place
             else None,
         )
+        # Called with every scan's report (the activity log; metrics add theirs).
+        self.scan_observers: list[Callable[[ScanReport], None]] = [log_scan]
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -168,6 +171,8 @@ class Controller:
     async def scan(self) -> ScanReport:
         """Scan the library now and queue what is new."""
         report = await self.decider.scan()
+        for observe in self.scan_observers:
+            observe(report)
         if report.queued:
             self.scheduler.wake()
         return report
@@ -339,8 +344,7 @@ class Controller:
         try:
             while not stop.is_set():
                 try:
-                    report = await self.scan()
-                    log.info("scan: %s", {k.value: n for k, n in report.counts.items()})
+                    await self.scan()
                 except ClustercodeError as exc:
                     log.error("scan failed: %s", exc)
                 waits = [

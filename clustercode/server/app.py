@@ -12,7 +12,7 @@ import contextlib
 import ipaddress
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -137,6 +137,7 @@ class ApiServer:
         listen: str = DEFAULT_LISTEN,
         token: str | None = None,
         allow_insecure_remote: bool = False,
+        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
     ) -> None:
         """Check the configuration; nothing is bound until :meth:`start`.
 
@@ -145,6 +146,7 @@ class ApiServer:
             listen: ``HOST:PORT`` to listen on; port 0 picks a free port.
             token: the bearer token clients must send; None serves without authentication.
             allow_insecure_remote: allow a non-loopback address without a token.
+            interceptors: run before the token check (e.g. metrics, which count refusals too).
 
         Raises:
             ConfigError: a bad listen address, or a non-loopback one without a token.
@@ -155,6 +157,7 @@ class ApiServer:
         )
         self._control = control
         self._token = token
+        self._interceptors = list(interceptors)
         self._shutdown = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self._health: Any = None
@@ -189,7 +192,9 @@ class ApiServer:
         Raises:
             ConfigError: the address cannot be bound (in use, or not this machine's).
         """
-        interceptors = [BearerTokenInterceptor(self._token)] if self._token else []
+        interceptors = [*self._interceptors]
+        if self._token:
+            interceptors.append(BearerTokenInterceptor(self._token))
         server = grpc.aio.server(interceptors=interceptors, options=_SERVER_OPTIONS)
         service_pb2_grpc.add_ClustercodeServiceServicer_to_server(
             ClustercodeServicer(self._control, shutdown=self._shutdown), server
@@ -253,6 +258,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     grace: float = DEFAULT_GRACE_SECONDS,
     on_listening: Callable[[ApiServer], None] | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
 ) -> None:
     """Serve the API until SIGTERM, SIGINT or ``stop``; then shut down gracefully.
 
@@ -265,13 +271,18 @@ async def serve(
         grace: seconds in-flight calls get to finish at shutdown.
         on_listening: called with the started server, e.g. to print ``address`` or learn
             ``bound_port``.
+        interceptors: more server interceptors, run before the token check.
 
     Raises:
         ConfigError: a bad or unbindable address, or an unprotected non-loopback one.
     """
     stop = stop or asyncio.Event()
     server = ApiServer(
-        controller, listen=listen, token=token, allow_insecure_remote=allow_insecure_remote
+        controller,
+        listen=listen,
+        token=token,
+        allow_insecure_remote=allow_insecure_remote,
+        interceptors=interceptors,
     )
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
