@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from clustercode.cli.config_reference import config
-from clustercode.cli.console import EXIT_FAILED, EXIT_INTERRUPTED
+from clustercode.cli.console import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from clustercode.cli.logs import configure
 from clustercode.cli.parser import build_parser
 from clustercode.errors import ClustercodeError
@@ -33,6 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_format=getattr(args, "log_format", "text"),
         default=logging.INFO if args.command in ("serve", "web") else logging.WARNING,
     )
+    if args.command == "web":
+        from clustercode.cli import web
+
+        try:
+            return web.run(args)
+        except ClustercodeError as exc:
+            print(f"clustercode: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     from clustercode.cli import commands as _commands  # imports the control plane: only now
 
     handler = {

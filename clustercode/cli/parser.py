@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from clustercode import __version__
+from clustercode.cli import web
 from clustercode.cli.logs import LOG_FORMATS
 from clustercode.config import Settings, load_settings
 from clustercode.models import JobState
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.add_argument("--library", type=Path, action="append", dest="libraries")
+
+    web.add_parser(sub)
 
     tui = sub.add_parser("tui", help="the terminal UI (same as clustercode-tui)", add_help=False)
     tui.add_argument("tui_args", nargs=argparse.REMAINDER)
