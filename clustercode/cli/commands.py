@@ -22,6 +22,13 @@ from clustercode.cli.console import (
 from clustercode.cli.observe import observed
 from clustercode.cli.parser import settings_from
 from clustercode.cli.progress import ProgressDisplay, describe
+from clustercode.cli.run_report import (
+    describe_done,
+    outcome_line,
+    scan_lines,
+    settling,
+    settling_hint,
+)
 from clustercode.config.settings import Settings
 from clustercode.errors import (
     ClustercodeError,
@@ -31,6 +38,7 @@ from clustercode.errors import (
 )
 from clustercode.jobs.controller import Controller
 from clustercode.jobs.tools import require_ffmpeg
+from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
 from clustercode.models import DecisionKind, JobState
 from clustercode.profiles.profileset import ProfileSet
@@ -39,24 +47,17 @@ from clustercode.store.history import History
 
 
 async def run(args: argparse.Namespace) -> int:
-    """Scan, transcode what is new, record it, exit: 0 all done, 1 a file failed, 130 stopped."""
+    """Scan, transcode what is new, record it, exit: 0 all done, 1 a file failed or is parked,
+    130 interrupted. What it leaves undone, it says why."""
     settings = settings_from(args)
     await require_ffmpeg(settings)
     async with Controller.open(settings) as ctl:
-        start = await ctl.history.last_event_id() or "0"
-        report = await ctl.scan()
-        counts = report.counts
-        found = ", ".join(f"{counts[k]} {k.value}" for k in DecisionKind if counts[k])
-        print(
-            f"scanned {report.stats.files} file{'s' if report.stats.files != 1 else ''} "
-            f"in {report.stats.seconds:.1f} s: " + (found or "no media files"),
-            flush=True,
-        )
-        for decision in report.decisions:
-            if decision.kind in (DecisionKind.SKIPPED, DecisionKind.PARKED) or args.verbose:
-                print(f"  {decision.kind.value}: {decision.path}: {decision.reason}", flush=True)
         stop = asyncio.Event()
         install_interrupt(stop)
+        start = await ctl.history.last_event_id() or "0"
+        report = await _scan_settled(ctl, settings, args, stop)
+        for line in await describe_done(ctl.history, report, settings, verbose=args.verbose > 0):
+            print(line, flush=True)
         finals: dict[str, JobState] = {}
         live = False if args.no_progress else None
         with ProgressDisplay(live=live) as display:
@@ -83,11 +84,7 @@ async def run(args: argparse.Namespace) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         outcome = Counter(finals.values())
-        print(
-            "done: "
-            + (", ".join(f"{n} {s.value}" for s, n in outcome.items()) or "nothing to transcode"),
-            flush=True,
-        )
+        print(outcome_line(outcome, report), flush=True)
         if stop.is_set():
             return EXIT_INTERRUPTED
         if ctl.scheduler.paused is not None:
@@ -96,8 +93,41 @@ async def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_FAILED
+        # Parked files count whether they were parked now or by an earlier run: the same
+        # library gives the same exit code until someone retries them.
         bad = outcome[JobState.PARKED] + outcome[JobState.FAILED]
+        bad += report.counts[DecisionKind.PARKED]
         return EXIT_FAILED if bad else EXIT_OK
+
+
+async def _scan_settled(
+    ctl: Controller, settings: Settings, args: argparse.Namespace, stop: asyncio.Event
+) -> ScanReport:
+    """Scan and print what was found; with --wait-settle, scan again until no file is still
+    changing (or the wait's limit passes, or the user interrupts)."""
+    report = await ctl.scan()
+    for line in scan_lines(report, verbose=args.verbose > 0):
+        print(line, flush=True)
+    deadline = time.monotonic() + (args.wait_settle or 0.0)
+    while settling(report) and args.wait_settle is not None and not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            print(f"  still changing after {args.wait_settle:.0f} s: giving up on them", flush=True)
+            break
+        pause = min(left, max(1.0, settings.settle_seconds))
+        print(
+            f"  waiting {pause:.0f} s for {settling(report)} file(s) still changing ...",
+            flush=True,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        report = await ctl.scan()
+        for line in scan_lines(report, verbose=args.verbose > 0):
+            print(line, flush=True)
+    hint = settling_hint(report, settings)
+    if hint and args.wait_settle is None:
+        print(hint, flush=True)
+    return report
 
 
 async def serve(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from clustercode.cli.config_reference import config
 from clustercode.cli.console import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from clustercode.cli.logs import configure
 from clustercode.cli.parser import build_parser
-from clustercode.errors import ClustercodeError
+from clustercode.errors import ClustercodeError, ConfigError, InvalidArgumentError, ProfileError
 
 __all__ = ["main"]
 
@@ -55,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }[args.command]
     try:
         return asyncio.run(handler(args))
+    except (ConfigError, ProfileError, InvalidArgumentError) as exc:
+        # The command line, the config or a profile is wrong: a usage error, like argparse's.
+        print(f"clustercode: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ClustercodeError as exc:
         print(f"clustercode: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -50,10 +50,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"clustercode {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="scan LIBRARY, transcode what is new into OUTPUT, then exit")
+    run = sub.add_parser(
+        "run",
+        help="scan LIBRARY, transcode what is new into OUTPUT, then exit",
+        description="Scan LIBRARY, transcode what is new into OUTPUT, then exit. Exit status: "
+        "0 every file is done (or skipped by a rule, or still changing: run again), 1 a file "
+        "failed or is parked (also one parked by an earlier run), 2 bad usage, "
+        "130 interrupted.",
+    )
     _library(run, required=False)
     _common(run)
     run.add_argument("--no-progress", action="store_true", help="plain lines, no live table")
+    run.add_argument(
+        "--wait-settle",
+        nargs="?",
+        type=float,
+        const=600.0,
+        metavar="MAX_SECONDS",
+        help="wait for files still being written (changed within settle_seconds) instead of "
+        "leaving them for the next run; give up on them after MAX_SECONDS (default 600)",
+    )
 
     serve = sub.add_parser("serve", help="run the control service with its gRPC API")
     _library(serve, required=False)

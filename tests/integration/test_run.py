@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
+import imageio_ffmpeg
 import pytest
 
 from pipelines.ffmpeg import ffmpeg_path
+from tests.integration.serve_process import make_clip
 from tests.pipelines.clips import h264_open_gop, overwrite_middle, variable_frame_rate
 
 FAST_PROFILE = 'video: [-c:v, libx264, -preset, ultrafast, -crf, "30"]\naudio: copy\n'
@@ -79,7 +83,9 @@ class Setup:
         assert "Traceback" not in result.stderr, result.stderr
         return result
 
-    def run(self, *extra: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *extra: str, code: int = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self.cli(
             "run",
             str(self.library),
@@ -99,6 +105,7 @@ class Setup:
             "--no-progress",
             *extra,
             check_code=code,
+            env=env,
         )
 
     def history(self, *args: str) -> list[dict[str, object]]:
@@ -163,9 +170,10 @@ def test_corrupt_file_is_parked_with_reason(setup: Setup) -> None:
     assert len(error) > len("parked after 2 attempts: ") + 10
     assert not list(setup.output.rglob("*.mkv"))
     assert not [p for p in setup.output.rglob("*") if p.is_file()]
-    # Parked files stay parked: the next run does not try again.
-    again = setup.run(code=0)
+    # Parked files stay parked: the next run does not try again, and exits 1 again.
+    again = setup.run(code=1)
     assert "1 parked" in again.stdout
+    assert "done: 1 parked earlier (clustercode history retry --state parked)" in again.stdout
     assert setup.history("--state", "parked")[0]["attempts"] == 2
 
 
@@ -187,16 +195,19 @@ def test_output_inside_library_is_never_scanned_and_skip_rules_apply(
 
 
 def test_bad_arguments_are_one_line_errors(setup: Setup) -> None:
-    result = setup.cli("run", str(setup.library), check_code=1)
+    # Bad arguments, config or profiles are usage errors: exit status 2, like argparse's own.
+    assert setup.cli("run", check_code=2).stderr.startswith("clustercode: settings: libraries")
+    assert setup.cli("run", "--parallel", "x", check_code=2).stderr.startswith("usage: ")
+    result = setup.cli("run", str(setup.library), check_code=2)
     assert result.stderr.startswith("clustercode: ")
     assert "output" in result.stderr
     blocked = setup.root / "a-file"
     blocked.write_text("not a folder")
-    result = setup.cli("run", str(setup.library), str(blocked / "out"), check_code=1)
+    result = setup.cli("run", str(setup.library), str(blocked / "out"), check_code=2)
     assert result.stderr.startswith(f"clustercode: cannot create {blocked / 'out'}: ")
     assert len(result.stderr.splitlines()) == 1
     missing = setup.root / "no-such-library"
-    result = setup.cli("run", str(missing), str(setup.output), check_code=1)
+    result = setup.cli("run", str(missing), str(setup.output), check_code=2)
     assert result.stderr == f"clustercode: library root {missing}: no such directory\n"
     (setup.profiles / "broken.yaml").write_text("video: [-c:v, libx264]\ncrff: 3\n")
     result = setup.cli(
@@ -207,7 +218,7 @@ def test_bad_arguments_are_one_line_errors(setup: Setup) -> None:
         str(setup.state),
         "--profiles",
         str(setup.profiles),
-        check_code=1,
+        check_code=2,
     )
     assert "broken.yaml line 2" in result.stderr
     assert "crff" in result.stderr
@@ -306,3 +317,54 @@ def test_missing_encoder_pauses_without_using_an_attempt(setup: Setup) -> None:
     assert "no attempt used" in str(jobs[0]["error"])
     assert not setup.history("--state", "parked")
     assert not [p for p in setup.output.rglob("*") if p.is_file()]
+
+
+def test_files_still_changing_are_reported_and_done_by_the_next_run(
+    setup: Setup, other_clip: Path
+) -> None:
+    # Long enough to outlast the start of a `clustercode run` on a busy machine.
+    env = {
+        "CLUSTERCODE_SETTLE_SECONDS": "15",
+        "CLUSTERCODE_FFMPEG": imageio_ffmpeg.get_ffmpeg_exe(),
+    }
+    a = setup.add("films/a.mkv")
+    b = setup.add("shows/b.mkv", other_clip)  # both just copied: still settling
+    first = setup.run(env=env)
+    assert re.fullmatch(
+        r"scanned 0 files in [\d.]+ s: no media files ready", first.stdout.splitlines()[0]
+    )
+    assert (
+        "still changing: 2 files modified in the last 15 s were left out: run again in 15 s, "
+        "or use --wait-settle to wait for them"
+    ) in first.stdout
+    assert "done: 2 still changing (run again)" in first.stdout
+    assert not list(setup.output.rglob("*.mkv"))
+
+    # The settle time passes (the files are left alone for a minute).
+    for path in (a, b):
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    second = setup.run(env=env)
+    assert "2 new" in second.stdout and "still changing" not in second.stdout
+    assert "done: 2 succeeded" in second.stdout
+    assert frames(setup.output / "films" / "a.mkv") == frames(setup.clip)
+
+    # --wait-settle waits for a file copied just now, then transcodes it in the same run.
+    third_clip = make_clip(setup.root / "third.mkv", duration=2.0)
+    setup.add("films/c.mkv", third_clip)
+    third = setup.run("--wait-settle", "120", env=env)
+    assert "waiting 15 s for 1 file(s) still changing" in third.stdout
+    assert "done: 1 succeeded" in third.stdout
+    assert frames(setup.output / "films" / "c.mkv") == frames(third_clip) == 50
+
+    # The same history with a new output root: nothing is redone, and the run says where the
+    # outputs are.
+    setup.output = setup.root / "elsewhere"
+    fourth = setup.run(env=env)
+    assert "3 done" in fourth.stdout
+    assert (
+        f"done: 3 files already done earlier; their outputs are not under {setup.output} but "
+        f"e.g. at {setup.root / 'out'}"
+    ) in fourth.stdout
+    verbose = setup.run("-v", env=env)
+    source, output = setup.library / "films" / "a.mkv", setup.root / "out" / "films" / "a.mkv"
+    assert f"done: {source} -> {output}" in verbose.stdout
