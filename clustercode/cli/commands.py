@@ -17,11 +17,11 @@ from clustercode.cli.console import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     install_interrupt,
-    print_job,
 )
+from clustercode.cli.history import history
 from clustercode.cli.observe import observed
 from clustercode.cli.parser import settings_from
-from clustercode.cli.progress import ProgressDisplay, describe
+from clustercode.cli.progress import ProgressDisplay
 from clustercode.cli.run_report import (
     describe_done,
     outcome_line,
@@ -31,10 +31,7 @@ from clustercode.cli.run_report import (
 )
 from clustercode.config.settings import Settings
 from clustercode.errors import (
-    ClustercodeError,
     ConfigError,
-    FailedPreconditionError,
-    NotFoundError,
 )
 from clustercode.jobs.controller import Controller
 from clustercode.jobs.tools import require_ffmpeg
@@ -42,8 +39,6 @@ from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
 from clustercode.models import DecisionKind, JobState
 from clustercode.profiles.profileset import ProfileSet
-from clustercode.store.connection import connect
-from clustercode.store.history import History
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -202,60 +197,6 @@ async def explain(args: argparse.Namespace) -> int:
     for setting, origin in text.origins.items():
         print(f"  {setting:<{width}}  {text.values.get(setting, '')}    <- {origin}")
     return EXIT_OK
-
-
-async def history(args: argparse.Namespace) -> int:
-    """List, show or delete history entries."""
-    settings = settings_from(args, require_library=False)
-    async with await connect(settings.redis_url, settings.state_dir) as handle:
-        store = History(handle)
-        if args.action == "list":
-            state = JobState(args.state) if args.state else None
-            jobs, _ = await store.list_jobs(state, max(1, min(args.limit, 1000)), "")
-            for job in jobs:
-                print_job(job, as_json=args.json)
-            return EXIT_OK
-        if args.action == "show":
-            job = await store.get_job(args.job_id)
-            slices = await store.get_slices(job.id)
-            if args.json:
-                print(json.dumps({**asdict(job), "slices": [asdict(s) for s in slices]}))
-                return EXIT_OK
-            for key, value in asdict(job).items():
-                if key.endswith("_at") and value:
-                    value = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
-                if key != "settings":
-                    print(f"{key:<13} {value}")
-            print(f"{'settings':<13} {job.settings}")
-            for s in slices:
-                print(
-                    f"  slice {s.index:>3}: {s.state:<9} {s.frames_done}/{s.frames_total} "
-                    f"frames, {s.attempts} attempt(s) {s.message}"
-                )
-            return EXIT_OK
-        target = args.target
-        jobs = []
-        with contextlib.suppress(NotFoundError):
-            if "/" not in target and "." not in target:
-                jobs = [await store.get_job(target)]
-        if not jobs:
-            path = Path(target)
-            try:
-                fp = await asyncio.to_thread(fingerprint, path)
-            except (OSError, ClustercodeError) as exc:
-                raise NotFoundError(f"no job {target!r}, and no readable file there") from exc
-            jobs = await store.find_by_fingerprint(fp)
-            if not jobs:
-                raise NotFoundError(f"no job for {target}")
-        running = [job.id for job in jobs if job.state is JobState.RUNNING]
-        if running:
-            raise FailedPreconditionError(
-                f"job {', '.join(running)} is running: cancel it first (nothing was deleted)"
-            )
-        for job in jobs:
-            deleted = await store.delete_job(job.id)
-            print(f"deleted {deleted.id} ({describe(deleted, {})}); the next run redoes the file")
-        return EXIT_OK
 
 
 async def profiles(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import grpc
 
 from clustercode.jobs.activity import EventHandler, follow_events, log_event
 from clustercode.jobs.controller import Controller
+from clustercode.models import JobEvent, JobState
 from clustercode.server.metrics import MetricsServer, RpcMetricsInterceptor, ServiceMetrics
 
 __all__ = ["observed"]
@@ -33,7 +34,13 @@ async def observed(
     Raises:
         ConfigError: the metrics address is bad or cannot be bound.
     """
-    handlers: list[EventHandler] = [log_event]
+    def wake_on_queued(event: JobEvent) -> None:
+        # A job queued by another process (`clustercode history retry`) starts without
+        # waiting for the next scan.
+        if event.kind == "state" and event.job.state is JobState.QUEUED:
+            ctl.scheduler.wake()
+
+    handlers: list[EventHandler] = [log_event, wake_on_queued]
     interceptors: list[grpc.aio.ServerInterceptor[Any, Any]] = []
     server: MetricsServer | None = None
     if metrics_listen:

@@ -12,7 +12,10 @@ from clustercode.cli.logs import LOG_FORMATS
 from clustercode.config import Settings, load_settings
 from clustercode.models import JobState
 
-__all__ = ["build_parser", "settings_from"]
+__all__ = ["BULK_STATES", "build_parser", "settings_from"]
+
+BULK_STATES = (JobState.PARKED.value, JobState.FAILED.value, JobState.CANCELLED.value)
+"""States the bulk forms of ``history retry`` and ``history delete`` accept."""
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -96,16 +99,31 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     _common(explain)
 
-    history = sub.add_parser("history", help="list, show or delete jobs in the history")
+    history = sub.add_parser("history", help="list, show, retry or delete jobs")
     hsub = history.add_subparsers(dest="action", required=True, metavar="ACTION")
     hlist = hsub.add_parser("list", help="list jobs, newest first")
     hlist.add_argument("--state", choices=[s.value for s in JobState])
     hlist.add_argument("--limit", type=int, default=50)
     hshow = hsub.add_parser("show", help="show one job and its slices")
     hshow.add_argument("job_id")
-    hdel = hsub.add_parser("delete", help="delete a job (id or source path): the file is redone")
-    hdel.add_argument("target", help="job id or source file path")
-    for p in (hlist, hshow, hdel):
+    hretry = hsub.add_parser(
+        "retry",
+        help="queue parked, failed or cancelled jobs again with fresh attempts",
+        description="Queue jobs again with a fresh attempt count: name them (job id or source "
+        "path), or take every job in a state (--state parked). The next run, or a running "
+        "service, transcodes them.",
+    )
+    hdel = hsub.add_parser(
+        "delete",
+        help="delete jobs (id, source path, or --state): their files are redone",
+        description="Remove jobs from the history: the next run transcodes their files again. "
+        "A bulk delete (--state) lists what it would delete and needs --yes.",
+    )
+    for action in (hretry, hdel):
+        action.add_argument("targets", nargs="*", metavar="JOB_ID_OR_PATH")
+        action.add_argument("--state", choices=BULK_STATES, help="every job in this state")
+    hdel.add_argument("--yes", action="store_true", help="really delete the jobs of --state")
+    for p in (hlist, hshow, hretry, hdel):
         _common(p)
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.add_argument("--library", type=Path, action="append", dest="libraries")
