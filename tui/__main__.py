@@ -1,4 +1,7 @@
-"""``python -m tui [--address HOST:PORT] [--token-file FILE] [--log-file FILE]``."""
+"""``clustercode tui [--address HOST:PORT] [--token-file FILE] [--log-file FILE]``.
+
+Also ``clustercode-tui`` and ``python -m tui``: the same program.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tui",
+        prog="clustercode tui",
         description="Terminal UI for a clustercode control service (its gRPC API).",
     )
     parser.add_argument(

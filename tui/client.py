@@ -14,7 +14,14 @@ import grpc
 from clustercode.api.v1 import jobs_pb2, service_pb2, service_pb2_grpc
 from tui.settings import Settings
 
-__all__ = ["ApiClient", "WatchCall", "describe_error", "is_timeout", "is_unreachable"]
+__all__ = [
+    "ApiClient",
+    "WatchCall",
+    "describe_error",
+    "is_timeout",
+    "is_unauthenticated",
+    "is_unreachable",
+]
 
 WatchCall = grpc.aio.UnaryStreamCall[service_pb2.WatchJobsRequest, service_pb2.WatchJobsResponse]
 
@@ -127,6 +134,13 @@ def is_unreachable(error: BaseException) -> bool:
     return isinstance(error, grpc.aio.AioRpcError) and error.code() is grpc.StatusCode.UNAVAILABLE
 
 
+def is_unauthenticated(error: BaseException) -> bool:
+    """Whether the server refused the call for a missing or wrong token."""
+    return (
+        isinstance(error, grpc.aio.AioRpcError) and error.code() is grpc.StatusCode.UNAUTHENTICATED
+    )
+
+
 def is_timeout(error: BaseException) -> bool:
     """Whether the call ran out of time (a hung server, or a slow call such as a big scan)."""
     return (
@@ -164,4 +178,16 @@ def describe_error(error: BaseException, address: str) -> str:
         return f"UNAVAILABLE: cannot reach {address}{suffix}"
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"DEADLINE_EXCEEDED: {address} did not answer in time"
+    if code is grpc.StatusCode.UNAUTHENTICATED:
+        # The server's own words name grpcurl's header flag; say what this program takes.
+        if details.startswith("missing"):
+            return (
+                f"UNAUTHENTICATED: {address} needs its token: start the TUI with "
+                "--token-file FILE (or set $CLUSTERCODE_TOKEN)"
+            )
+        reason = details.partition(":")[0] or "refused"
+        return (
+            f"UNAUTHENTICATED: {address} refused the token ({reason}): check the file given "
+            "with --token-file (or $CLUSTERCODE_TOKEN)"
+        )
     return f"{code.name}: {details}" if details else code.name

@@ -64,9 +64,12 @@ def percent(done: int, total: int) -> str:
 
 
 def job_progress(job: jobs_pb2.Job) -> str:
-    """The progress column: frames percentage, or 100% once the job succeeded."""
+    """The progress column: frames percentage, 100% once the job succeeded, ``-`` while it
+    is queued (a retried job starts over: its last attempt's frames do not count)."""
     if job.state == jobs_pb2.JOB_STATE_SUCCEEDED:
         return "100%"
+    if job.state == jobs_pb2.JOB_STATE_QUEUED:
+        return NO_VALUE
     return percent(job.frames_done, job.frames_total)
 
 

@@ -126,8 +126,16 @@ async def _retry(store: History, jobs: list[Job], *, bulk: bool, as_json: bool) 
         # Same transition as the API's RetryJob: queued again with a fresh attempt count.
         with contextlib.suppress(FailedPreconditionError):  # changed meanwhile: leave it
             queued.append(
-                await store.set_state(job.id, JobState.QUEUED, expect=_RETRYABLE, attempts=0)
+                await store.set_state(
+                    job.id,
+                    JobState.QUEUED,
+                    expect=_RETRYABLE,
+                    attempts=0,
+                    frames_done=0,
+                    slices_done=0,
+                )
             )
+            await store.set_slices(job.id, [])
     _emit(queued, "queued", as_json=as_json)
     if not as_json:
         print(

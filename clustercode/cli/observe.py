@@ -34,6 +34,7 @@ async def observed(
     Raises:
         ConfigError: the metrics address is bad or cannot be bound.
     """
+
     def wake_on_queued(event: JobEvent) -> None:
         # A job queued by another process (`clustercode history retry`) starts without
         # waiting for the next scan.

@@ -291,7 +291,11 @@ class Controller:
             JobState.QUEUED,
             expect=(JobState.PARKED, JobState.CANCELLED, JobState.FAILED),
             attempts=0,
+            # A retry starts over: the last attempt's progress would read as this one's.
+            frames_done=0,
+            slices_done=0,
         )
+        await self.history.set_slices(job_id, [])
         self.scheduler.wake()
         return job
 

@@ -94,6 +94,15 @@ async def test_retry_queues_the_job_again(server: ApiServer, control: ControlDou
         assert calls_of(control, "retry") == [{"job_id": "j3"}]
         assert screen.table.get_cell("j3", "attempts") == "1"
         assert ": Job j3 queued again." in notes(app)
+        # The detail pane reloads the job: its slices start over with the new attempt.
+        await until(
+            pilot,
+            lambda: (
+                calls_of(control, "get_job")[-1:] == [{"job_id": "j3"}]
+                and len(calls_of(control, "get_job")) >= 2
+            ),
+            "j3 loaded again",
+        )
 
 
 async def test_scan_shows_the_counts(server: ApiServer, control: ControlDouble) -> None:
@@ -138,3 +147,33 @@ async def test_a_wrong_token_is_reported_once(server: ApiServer, control: Contro
         unauthenticated = [n for n in notes(app) if "UNAUTHENTICATED" in n]
         assert len(unauthenticated) == 1, unauthenticated
         assert control.calls == []  # the token check stopped every call before the control plane
+
+
+async def test_without_a_token_the_header_says_unauthenticated_and_names_the_option(
+    server: ApiServer, control: ControlDouble
+) -> None:
+    app = ClustercodeApp(settings_for(server.target, token=None))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(app)
+        expected = (
+            f"UNAUTHENTICATED: {server.target} needs its token: start the TUI with "
+            "--token-file FILE (or set $CLUSTERCODE_TOKEN)"
+        )
+        await until(pilot, lambda: expected in screen.header.text, "the header")
+        assert "connecting" not in screen.header.text
+        assert screen.header.has_class("-disconnected")
+        assert any(expected in note for note in notes(app))
+        assert control.calls == []
+
+
+async def test_a_wrong_token_is_named_in_the_header(
+    server: ApiServer, control: ControlDouble
+) -> None:
+    app = ClustercodeApp(settings_for(server.target, token="wrong-token-0123456789"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(app)
+        await until(pilot, lambda: "refused the token" in screen.header.text, "the header")
+        assert screen.header.text.endswith(
+            f"UNAUTHENTICATED: {server.target} refused the token (invalid bearer token): "
+            "check the file given with --token-file (or $CLUSTERCODE_TOKEN)"
+        )

@@ -60,6 +60,11 @@ def test_names_progress_and_slice_lines() -> None:
     assert display.percent(5, 0) == "-"
     done = jobs_pb2.Job(state=jobs_pb2.JOB_STATE_SUCCEEDED, frames_total=0)
     assert display.job_progress(done) == "100%"
+    # Queued again after an attempt: the old attempt's frames are not this one's progress.
+    retried = jobs_pb2.Job(state=jobs_pb2.JOB_STATE_QUEUED, frames_total=1000, frames_done=400)
+    assert display.job_progress(retried) == "-"
+    running = jobs_pb2.Job(state=jobs_pb2.JOB_STATE_RUNNING, frames_total=1000, frames_done=400)
+    assert display.job_progress(running) == "40%"
     line = display.slice_line(
         jobs_pb2.Slice(
             index=3,

@@ -24,10 +24,11 @@ def test_an_unreadable_token_file_is_an_error_on_stderr(
     assert captured.err.startswith(f"clustercode tui: cannot read the token file {missing}")
 
 
-def test_help_runs_as_a_module() -> None:
+def test_help_names_the_command_users_type() -> None:
     env = {key: value for key, value in os.environ.items() if key != "CLUSTERCODE_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run(
-        [sys.executable, "-m", "tui", "--help"],
+        [sys.executable, "-m", "clustercode", "tui", "--help"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -36,5 +37,6 @@ def test_help_runs_as_a_module() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: clustercode tui ")
     for option in ("--address", "--token-file", "--log-file", "127.0.0.1:50051"):
         assert option in result.stdout

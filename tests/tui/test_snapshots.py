@@ -74,10 +74,10 @@ class SlicedControl(ControlDouble):
                     profile="hevc-1080p",
                     executor="local",
                     attempts=1,
-                    frames_total=14_400,
-                    frames_done=7_960,
-                    slices_total=5,
-                    slices_done=2,
+                    frames_total=14_000,
+                    frames_done=10_700,
+                    slices_total=14,
+                    slices_done=10,
                     size_before=int(2.1 * GIB),
                 ),
                 make_job(
@@ -121,21 +121,26 @@ class SlicedControl(ControlDouble):
             )
         }
         self.slices_of: dict[str, list[SliceProgress]] = {
+            # Ten slices done, two running (one on its second try), two waiting: in index
+            # order the running ones would sit below the pane's fold.
             RUNNING: [
-                SliceProgress(index=0, frames_total=2880, frames_done=2880, state="succeeded"),
-                SliceProgress(index=1, frames_total=2880, frames_done=2880, state="succeeded"),
-                SliceProgress(
-                    index=2, frames_total=2880, frames_done=1500, state="running", fps=48.0
+                *(
+                    SliceProgress(index=i, frames_total=1000, frames_done=1000, state="succeeded")
+                    for i in range(10)
                 ),
                 SliceProgress(
-                    index=3,
-                    frames_total=2880,
-                    frames_done=700,
+                    index=10, frames_total=1000, frames_done=500, state="running", fps=48.0
+                ),
+                SliceProgress(
+                    index=11,
+                    frames_total=1000,
+                    frames_done=200,
                     state="running",
                     fps=45.5,
                     attempts=2,
                 ),
-                SliceProgress(index=4, frames_total=2880, state="pending"),
+                SliceProgress(index=12, frames_total=1000, state="pending"),
+                SliceProgress(index=13, frames_total=1000, state="pending"),
             ],
             SUCCEEDED: [
                 SliceProgress(index=i, frames_total=2880, frames_done=2880, state="succeeded")
@@ -224,19 +229,25 @@ def test_jobs_screen(app: ServedApp, snap_compare: SnapCompare) -> None:
         screen = await loaded(pilot, PARKED)
         assert "Error    slice 1 failed 3 times" in screen.detail.summary
         assert screen.table.get_cell(PARKED, "state") == "parked"
-        assert screen.table.get_cell(RUNNING, "progress") == "55%"
+        assert screen.table.get_cell(RUNNING, "progress") == "76%"
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_job_detail_with_slice_bars(app: ServedApp, snap_compare: SnapCompare) -> None:
-    """The running job: two slices done, two running (one on its second try), one pending."""
+    """The running job: ten slices done, two running (one on its second try), two waiting.
+    The running slices come first, in view; the done ones below them."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         screen = await loaded(pilot, RUNNING)
-        # 1380 + 2180 + 2880 frames left at 48.0 + 45.5 fps: 68.9 s.
-        assert "Frames   7960/14400 (55%)   slices 2/5   ETA 1m09s" in screen.detail.summary
-        assert len(screen.detail.slice_rows) == 5
+        # 500 + 800 + 1000 + 1000 frames left at 48.0 + 45.5 fps: 35.3 s.
+        assert "Frames   10700/14000 (76%)   slices 10/14   ETA 35s" in screen.detail.summary
+        assert len(screen.detail.slice_rows) == 14
+        shown = [row.piece.index for row in screen.detail.shown_rows]
+        assert shown == [10, 11, 12, 13, *range(10)]
+        pane = screen.detail.query_one("#detail-slices").region
+        for row in screen.detail.shown_rows[:4]:
+            assert pane.contains_region(row.region), f"slice {row.piece.index} is out of view"
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

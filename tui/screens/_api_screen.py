@@ -16,7 +16,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from tui.client import ApiClient, describe_error, is_timeout, is_unreachable
+from tui.client import (
+    ApiClient,
+    describe_error,
+    is_timeout,
+    is_unauthenticated,
+    is_unreachable,
+)
 from tui.messages import (
     JobActionDone,
     JobEventReceived,
@@ -146,6 +152,8 @@ class ApiScreen(Screen[None]):
         """
         text = describe_error(error, self.client.address)
         log.info("%s failed: %s", what, text)
+        if is_unauthenticated(error):
+            self.connection_refused(text)
         # A status call that times out means a hung server; a slow scan does not.
         if is_unreachable(error) or (background and is_timeout(error)):
             was_connected = self.connected
@@ -180,3 +188,6 @@ class ApiScreen(Screen[None]):
 
     def connection_restored(self) -> None:
         """The server answers again after it could not be reached."""
+
+    def connection_refused(self, reason: str) -> None:
+        """The server answers but refuses the calls (no token, or a wrong one)."""

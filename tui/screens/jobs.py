@@ -121,7 +121,10 @@ class JobsScreen(ApiScreen):
         if event.kind == jobs_pb2.JOB_EVENT_KIND_SLICE_PROGRESS:
             if not self.detail.show_slice(event.slice):
                 self.load_job(event.job_id)  # a slice we have not seen: planned anew
-        elif shown is not None and shown.slices_total != event.job.slices_total:
+        elif shown is not None and (
+            shown.slices_total != event.job.slices_total or shown.state != event.job.state
+        ):
+            # A new plan, or a new attempt (a retry): the slices shown are out of date.
             self.load_job(event.job_id)
 
     def on_job_action_done(self, message: JobActionDone) -> None:
@@ -136,6 +139,7 @@ class JobsScreen(ApiScreen):
         else:
             self.table.upsert(job)
             self.detail.show_job(job)
+            self.load_job(job.id)  # its slices changed too (a retry starts over)
             self.notify(f"Job {job.id} {message.verb}.")
 
     def on_scan_done(self, message: ScanDone) -> None:
@@ -155,6 +159,10 @@ class JobsScreen(ApiScreen):
     def connection_restored(self) -> None:
         """Reload what may have changed while the server was away."""
         self.load_jobs(self.table.state_filter)
+
+    def connection_refused(self, reason: str) -> None:
+        """Say in the header why nothing loads (a missing or wrong token)."""
+        self.header.show_refused(reason)
 
     # Actions.
 

@@ -58,6 +58,20 @@ class SliceRow(Horizontal):
         return self._bar.progress
 
 
+# Order of the slice rows: what runs now first, so it is in view however many slices are done
+# (a pane shows about ten); then failed, waiting, and done slices. Ties by index.
+_ROW_ORDER = {
+    jobs_pb2.SLICE_STATE_RUNNING: 0,
+    jobs_pb2.SLICE_STATE_FAILED: 1,
+    jobs_pb2.SLICE_STATE_PENDING: 2,
+    jobs_pb2.SLICE_STATE_SUCCEEDED: 3,
+}
+
+
+def _row_order(row: SliceRow) -> tuple[int, int]:
+    return _ROW_ORDER.get(row.piece.state, 2), row.piece.index
+
+
 class JobDetail(Vertical):
     """The selected job: GetJob's answer, kept current by the job's events."""
 
@@ -90,6 +104,11 @@ class JobDetail(Vertical):
         """The slice rows in index order."""
         return [self._rows[index] for index in sorted(self._rows)]
 
+    @property
+    def shown_rows(self) -> list[SliceRow]:
+        """The slice rows top to bottom as shown: running first (see ``_ROW_ORDER``)."""
+        return [child for child in self._box.children if isinstance(child, SliceRow)]
+
     def show(self, job: jobs_pb2.Job, slices: Sequence[jobs_pb2.Slice]) -> None:
         """Show a job and its slices, replacing whatever was shown."""
         same_slices = job.id == self.job_id and sorted(self._rows) == [s.index for s in slices]
@@ -97,10 +116,13 @@ class JobDetail(Vertical):
         if same_slices:
             for piece in slices:
                 self._rows[piece.index].show(piece)
+            self._reorder()
         else:
             self._box.remove_children()
             self._rows = {piece.index: SliceRow(piece) for piece in slices}
-            self._box.mount_all(self.slice_rows)
+            rows: list[SliceRow] = sorted(self._rows.values(), key=_row_order)
+            self._box.mount_all(rows)
+            self._box.scroll_home(animate=False)
         self._refresh_summary()
 
     def show_job(self, job: jobs_pb2.Job) -> None:
@@ -114,7 +136,10 @@ class JobDetail(Vertical):
         row = self._rows.get(piece.index)
         if row is None:
             return False
+        moved = row.piece.state != piece.state
         row.show(piece)
+        if moved:
+            self._reorder()
         self._refresh_summary()
         return True
 
@@ -130,6 +155,16 @@ class JobDetail(Vertical):
         self._box.remove_children()
         self._summary.update(Content(text))
         self.border_title = "Job"
+
+    def _reorder(self) -> None:
+        """Move rows whose slice changed state to their place (running ones to the top)."""
+        wanted = sorted(self._rows.values(), key=_row_order)
+        shown = self.shown_rows
+        if shown == wanted or set(shown) != set(wanted):
+            return  # in order, or still being mounted (mounted in order)
+        for position, row in enumerate(wanted):
+            if self._box.children[position] is not row:
+                self._box.move_child(row, before=position)
 
     def _refresh_summary(self) -> None:
         job = self.job

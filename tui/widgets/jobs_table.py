@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 from clustercode.api.v1 import jobs_pb2
 from tui.display import FILTER_KEYS, job_progress, state_name
 
-__all__ = ["COLUMNS", "JobsTable"]
+__all__ = ["COLUMNS", "WIDTHS", "JobsTable"]
 
 # (key, label); the keys name the cells for update_cell and get_cell.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -22,6 +22,16 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("profile", "Profile"),
     ("source", "Source"),
 )
+
+# Columns whose values have a known longest form get that width from the start: sized from the
+# first rows, "queued" would cut a later "succeeded" to "succeed". The others grow as needed.
+WIDTHS: dict[str, int] = {
+    "id": 12,
+    "state": max(len(state_name(state)) for state in jobs_pb2.JobState.values()),
+    "progress": len("Progress"),
+    "slices": len("999/999"),
+    "attempts": len("Tries"),
+}
 
 # New jobs arrive in bursts (a scan queues hundreds): the table is rebuilt once per burst.
 _NEW_ROWS_DELAY = 0.2
@@ -41,7 +51,7 @@ class JobsTable(DataTable[str]):
     def on_mount(self) -> None:
         """Add the columns."""
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=WIDTHS.get(key))
         self._refresh_titles()
 
     @property
@@ -92,7 +102,7 @@ class JobsTable(DataTable[str]):
                 return
             self._jobs[job.id] = job
             for (key, _), value in zip(COLUMNS, _cells(job), strict=True):
-                self.update_cell(job.id, key, value)
+                self.update_cell(job.id, key, value, update_width=key not in WIDTHS)
             return
         if not self.matches(job) or any(seen.id == job.id for seen in self._arrived):
             return
@@ -145,7 +155,8 @@ class JobsTable(DataTable[str]):
 
 
 def _cells(job: jobs_pb2.Job) -> tuple[str, ...]:
-    slices = f"{job.slices_done}/{job.slices_total}" if job.slices_total else "-"
+    planned = job.slices_total and job.state != jobs_pb2.JOB_STATE_QUEUED
+    slices = f"{job.slices_done}/{job.slices_total}" if planned else "-"
     return (
         job.id,
         state_name(job.state),

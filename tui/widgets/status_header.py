@@ -41,6 +41,11 @@ class StatusHeader(Static):
         self.set_class(True, "-disconnected")
         self._show(f"clustercode @ {self.address}  |  disconnected, retrying  |  {reason}")
 
+    def show_refused(self, reason: str) -> None:
+        """The server answers but refuses the TUI's calls (a token problem)."""
+        self.set_class(True, "-disconnected")
+        self._show(f"clustercode @ {self.address}  |  {reason}")
+
     @property
     def text(self) -> str:
         """The line as shown, without styles."""
