@@ -5,6 +5,7 @@ and that the Workflows it yields use the chart's service account, volumes and no
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
+from clustercode.cli.parser import build_parser
 from clustercode.config import load_settings
+from clustercode.config.reference import settings_reference
+from clustercode.config.schema import config_json_schema
 from clustercode.profiles.profileset import ProfileSet
 from tests.conftest import require_tool
 
@@ -192,7 +196,8 @@ def test_default_objects(defaults: list[Manifest]) -> None:
     service = _one(defaults, "Service", full)
     assert service["spec"]["ports"] == [
         {"name": "grpc", "port": 50051, "targetPort": "grpc", "protocol": "TCP",
-         "appProtocol": "grpc"}
+         "appProtocol": "grpc"},
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"},
     ]  # fmt: skip
 
 
@@ -206,7 +211,10 @@ def test_default_deployment_serves_with_config_and_token(defaults: list[Manifest
     assert container["image"] == "clustercode:0.1.0"
     assert container["command"] == ["clustercode"]
     assert container["args"] == ["serve", "--config", "/etc/clustercode/config.yaml"]
-    assert container["ports"] == [{"name": "grpc", "containerPort": 50051, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "grpc", "containerPort": 50051, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9090, "protocol": "TCP"},
+    ]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["grpc"] == {"port": 50051}
     volumes, mounts = _volumes(deployment), _mounts(deployment)
@@ -558,3 +566,90 @@ def test_in_place_and_redis_url_from_a_secret(helm: str, tmp_path: Path, clean_e
     assert "output" not in raw and "output_volume" not in raw["argo"]
     settings = load_settings(path)
     assert settings.in_place and settings.output is None
+
+
+def test_values_schema_covers_every_setting() -> None:
+    """The chart's schema of config is the settings model's (tools/chart-schema writes it)."""
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
+    assert schema["properties"]["config"] == config_json_schema()
+    names = set(schema["properties"]["config"]["properties"])
+    assert names == {doc.name for doc in settings_reference() if "." not in doc.name} | {"argo"}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"max_job": 3}, "at '/config': additional properties 'max_job' not allowed"),
+        ({"max_jobs": "two"}, "at '/config/max_jobs': got string, want integer"),
+        ({"settle_seconds": -1}, "at '/config/settle_seconds'"),
+        ({"argo": {"paralelism": 3}}, "at '/config/argo': additional properties 'paralelism'"),
+        ({"argo": {"pod_gc": "Never"}}, "at '/config/argo/pod_gc'"),
+        ({"argo": {"step_node_selector": {"encod": {}}}}, "invalid propertyName 'encod'"),
+    ],
+)
+def test_a_config_typo_fails_helm_not_the_pod(
+    helm: str, tmp_path: Path, config: dict[str, Any], message: str
+) -> None:
+    for command in ("template", "lint"):
+        result = _helm(
+            helm, command, *(["rel"] if command == "template" else []), str(CHART),
+            "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
+            *_values_file(tmp_path, {"config": config}),
+        )  # fmt: skip
+        assert result.returncode != 0
+        assert message in result.stdout + result.stderr
+
+
+def test_metrics_service_monitor_and_web_view(helm: str, tmp_path: Path, clean_env: None) -> None:
+    full = f"{RELEASE}-clustercode"
+    values = {
+        "metrics": {
+            "port": 9100,
+            "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}},
+        },
+        "web": {"enabled": True, "publicUrl": "https://media.example.org/clustercode"},
+    }
+    docs = _template(helm, tmp_path, values)
+    _, config = _config(docs, tmp_path, full)
+    assert config["metrics_listen"] == "0.0.0.0:9100"
+
+    service = _one(docs, "Service", full)
+    ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert ports == {"grpc": (50051, "grpc"), "metrics": (9100, "metrics"), "web": (8080, "web")}
+    monitor = _one(docs, "ServiceMonitor", full)
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    redis = _one(docs, "Service", f"{full}-redis")
+    assert not selector.items() <= redis["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s"}
+    ]
+
+    pod = _one(docs, "Deployment", full)["spec"]["template"]["spec"]
+    serve, web = pod["containers"]
+    assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in serve["ports"]
+    assert web["name"] == "web"
+    assert web["command"] == ["clustercode"]
+    assert web["args"] == [
+        "web", "--listen", "0.0.0.0:8080", "--address", "127.0.0.1:50051",
+        "--token-file", "/etc/clustercode/token/token",
+        "--public-url", "https://media.example.org/clustercode",
+    ]  # fmt: skip
+    assert web["ports"] == [{"name": "web", "containerPort": 8080, "protocol": "TCP"}]
+    assert {m["name"]: m["mountPath"] for m in web["volumeMounts"]} == {
+        "token": "/etc/clustercode/token", "tmp": "/tmp",
+    }  # fmt: skip
+    # The same command line is what `clustercode web` accepts.
+    parsed = build_parser().parse_args(web["args"])
+    assert (parsed.listen, parsed.address, parsed.token_file) == (
+        "0.0.0.0:8080", "127.0.0.1:50051", "/etc/clustercode/token/token",
+    )  # fmt: skip
+
+    # Metrics off: no port, no setting, no monitor.
+    off = _template(
+        helm, tmp_path, {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}}
+    )
+    assert "metrics_listen" not in _config(off, tmp_path, full)[1]
+    assert [p["name"] for p in _one(off, "Service", full)["spec"]["ports"]] == ["grpc"]
+    assert not [d for d in off if d["kind"] == "ServiceMonitor"]

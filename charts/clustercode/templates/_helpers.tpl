@@ -138,7 +138,7 @@ the output and the work directory, as JSON (Helm templates return strings).
 {{/* Settings the chart sets itself; config may not set them. */}}
 {{- define "clustercode.managedKeys" -}}
 {{- toJson (dict
-  "top" (list "executor" "listen" "token" "token_file" "allow_insecure_remote" "libraries" "output" "work_dir" "state_dir" "redis_url" "profiles_dir")
+  "top" (list "executor" "listen" "token" "token_file" "allow_insecure_remote" "metrics_listen" "libraries" "output" "work_dir" "state_dir" "redis_url" "profiles_dir")
   "argo" (list "url" "namespace" "token_file" "ca_file" "verify_tls" "service_account" "image" "image_pull_policy" "library_volumes" "output_volume" "work_volume" "node_selector" "tolerations" "resources")
 ) }}
 {{- end }}
@@ -196,6 +196,9 @@ the output and the work directory, as JSON (Helm templates return strings).
 {{- end }}
 {{- if .Values.profiles }}
 {{- $_ := set $cfg "profiles_dir" "/etc/clustercode/profiles" }}
+{{- end }}
+{{- if .Values.metrics.enabled }}
+{{- $_ := set $cfg "metrics_listen" (printf "0.0.0.0:%d" (int .Values.metrics.port)) }}
 {{- end }}
 {{- if eq (include "clustercode.redisUrlSource" .) "url" }}
 {{- $_ := set $cfg "redis_url" .Values.redis.external.url }}
