@@ -176,7 +176,7 @@ def test_file_outside_the_library_is_a_one_line_error(
 ) -> None:
     for path in (str(lib.root / "outside.mkv"), "../outside.mkv"):
         result = cli(command, path, *common(lib, tmp_path / "state"))
-        assert result.returncode == 1, result.stdout
+        assert result.returncode == 2, result.stdout  # a bad argument: usage
         assert result.stdout == ""
         assert result.stderr.startswith("clustercode: "), result.stderr
         assert result.stderr.count("\n") == 1, result.stderr
