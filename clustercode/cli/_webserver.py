@@ -42,14 +42,14 @@ class WebServer(Server):
         # The base class builds absolute URLs from public_url; without a configured one, use
         # the address this browser reached (0.0.0.0 or a pod IP mean nothing to a browser).
         # No await lies between this assignment and its use, so requests cannot mix them up.
-        self.public_url = self._public_url or f"{request.scheme}://{request.host}"
+        self.public_url = self._public_url or _origin_of(request)
         response: web.StreamResponse = await super().handle_index(request)
         return response
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """Refuse WebSockets opened by another site's page: the UI acts with the token."""
         origin = request.headers.get("Origin")
-        allowed = {request.host}
+        allowed = {request.host, urlsplit(_origin_of(request)).netloc}
         if self._public_url:
             allowed.add(urlsplit(self._public_url).netloc)
         if origin is not None and urlsplit(origin).netloc not in allowed:
@@ -57,3 +57,11 @@ class WebServer(Server):
             raise web.HTTPForbidden(text="cross-origin connection refused\n")
         response: web.WebSocketResponse = await super().handle_websocket(request)
         return response
+
+
+def _origin_of(request: web.Request) -> str:
+    """``scheme://host`` the browser used; behind a TLS-terminating proxy, as it forwards them
+    (the URLs go into this browser's own page, so a forged header misleads only its sender)."""
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    return f"{scheme}://{host}"

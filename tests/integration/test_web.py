@@ -82,6 +82,14 @@ def test_web_view_shows_the_jobs_of_a_real_service(tmp_path: Path) -> None:
                 urllib.request.urlopen(foreign, timeout=10)
             refused.value.close()  # an HTTPError holds the response's socket
             assert refused.value.code == 403
+            # Behind a TLS-terminating proxy the page points at the proxy's address.
+            proxied = urllib.request.Request(
+                f"http://127.0.0.1:{port}/",
+                headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "media.example.org"},
+            )
+            with urllib.request.urlopen(proxied, timeout=10) as reply:
+                page_text = reply.read().decode()
+            assert 'data-session-websocket-url="wss://media.example.org/ws"' in page_text
 
             with headless_chromium(chromium, tmp_path / "chromium") as page:
                 page.send("Page.enable")  # without it, the script below is not injected
