@@ -29,12 +29,12 @@ _RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"  # pragma: no cover - the loop returns at GB
+    value, unit = float(size), "B"
+    for bigger in ("KB", "MB", "GB", "TB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def state_reason(job: Job, previous: str | None) -> str:
@@ -53,10 +53,9 @@ def state_reason(job: Job, previous: str | None) -> str:
             f"published {job.output} ({_size(job.size_before)} -> {_size(job.size_after)}{share})"
         )
     if state is JobState.QUEUED:
-        return {
-            JobState.FAILED: "retry after a failure",
-            JobState.RUNNING: "requeued: the service stopped while it ran",
-        }.get(JobState(previous), "retried on request")
+        if previous == JobState.RUNNING:
+            return job.error or "requeued: the service stopped while it ran"
+        return "retry after a failure" if previous == JobState.FAILED else "retried on request"
     if state is JobState.FAILED:
         return f"{job.error or 'failed'}; it is retried with backoff"
     if state is JobState.PARKED:
