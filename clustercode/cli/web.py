@@ -31,7 +31,12 @@ _DEFAULT_API = "127.0.0.1:50051"
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``web`` subcommand to the CLI's subparsers."""
     parser: argparse.ArgumentParser = sub.add_parser(
-        "web", help="serve the terminal UI in a browser (textual-serve)"
+        "web",
+        help="serve the terminal UI in a browser (textual-serve)",
+        description="Serve the terminal UI in a browser: each tab runs `clustercode tui` "
+        "against --address with the token of --token-file (or $CLUSTERCODE_TOKEN). Whoever "
+        "opens the page acts with that token: keep it on loopback, or behind a trusted "
+        "network or an authenticating proxy.",
     )
     parser.add_argument(
         "--listen",
