@@ -94,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
             listen.grpc_target(),
             "with the token" if token else "(which has no token)",
         )
-    from clustercode.cli._webserver import WebServer  # aiohttp and textual-serve: only now
+    try:
+        from clustercode.cli._webserver import WebServer  # textual-serve: only now
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the web view needs pip install 'clustercode[tui]' ({exc.name} is missing)"
+        ) from None
 
     # textual-serve starts the command through a shell: every word is quoted.
     try:

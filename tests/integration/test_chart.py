@@ -607,7 +607,11 @@ def test_metrics_service_monitor_and_web_view(helm: str, tmp_path: Path, clean_e
             "port": 9100,
             "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}},
         },
-        "web": {"enabled": True, "publicUrl": "https://media.example.org/clustercode"},
+        "web": {
+            "enabled": True,
+            "image": {"repository": "registry.example.org/clustercode-web", "tag": "1.2.3"},
+            "publicUrl": "https://media.example.org/clustercode",
+        },
     }
     docs = _template(helm, tmp_path, values)
     _, config = _config(docs, tmp_path, full)
@@ -630,6 +634,7 @@ def test_metrics_service_monitor_and_web_view(helm: str, tmp_path: Path, clean_e
     serve, web = pod["containers"]
     assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in serve["ports"]
     assert web["name"] == "web"
+    assert web["image"] == "registry.example.org/clustercode-web:1.2.3"
     assert web["command"] == ["clustercode"]
     assert web["args"] == [
         "web", "--listen", "0.0.0.0:8080", "--address", "127.0.0.1:50051",

@@ -46,6 +46,17 @@ app.kubernetes.io/component: redis
 {{- end }}
 {{- end }}
 
+{{- /* The web view's image: the Containerfile's `web` target (the cluster image has no UI). */}}
+{{- define "clustercode.webImage" -}}
+{{- $image := .Values.web.image }}
+{{- $tag := default .Chart.AppVersion $image.tag }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $image.repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $image.repository $tag }}
+{{- end }}
+{{- end }}
+
 {{- define "clustercode.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "clustercode.fullname" .) .Values.serviceAccount.name }}
