@@ -55,6 +55,14 @@ class ManifestError(ExecutorError):
     """A Workflow manifest uses something the local executor does not support."""
 
 
+def excerpt(text: str, limit: int = 80) -> str:
+    """Quote at most ``limit`` characters of untrusted text for a message (``repr`` form).
+
+    Requests and library files can be arbitrarily long; a message quotes only their start.
+    """
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def exception_chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and the exceptions it was raised from or during, outermost first (no cycles).
 

@@ -201,7 +201,9 @@ async def history(args: argparse.Namespace) -> int:
 async def profiles(args: argparse.Namespace) -> int:
     """List the named profiles and where each comes from."""
     settings = settings_from(args, require_library=False)
-    profile_set = ProfileSet.load(settings.profiles_dir)
+    profile_set = ProfileSet.load(
+        settings.profiles_dir, trust_ffmpeg_args=settings.trust_ffmpeg_args
+    )
     for name in profile_set.names():
         profile = profile_set.get(name)
         audio = "copy" if profile.audio is None else " ".join(profile.audio)
@@ -220,7 +222,9 @@ async def render(args: argparse.Namespace) -> int:
     from clustercode.jobs.workflows import manifest_factory
 
     settings = _settings_for_file(args)
-    profile_set = ProfileSet.load(settings.profiles_dir)
+    profile_set = ProfileSet.load(
+        settings.profiles_dir, trust_ffmpeg_args=settings.trust_ffmpeg_args
+    )
     entry, resolution = resolve_file(
         settings, profile_set, _absolute(args.file), args.profile, field="file"
     )

@@ -177,6 +177,28 @@ class Settings(BaseSettings):
     allow_insecure_remote: bool = Field(
         default=False, description="Allow listening on a non-loopback address without a token."
     )
+    trust_ffmpeg_args: Literal["none", "profiles", "all"] = Field(
+        default="none",
+        description="Whose video/audio ffmpeg arguments skip the safety check: none (every "
+        "profile and .clustercode.yaml is checked), profiles (files in profiles_dir are not), "
+        "all (nothing is: anyone who can write into the library can then read or overwrite "
+        "any file the service can).",
+    )
+    follow_symlinks_out: bool = Field(
+        default=False,
+        description="Let the scanner follow symlinks that lead out of the library roots.",
+    )
+    max_watch_streams: int = Field(
+        default=1000, ge=1, description="Most WatchJobs streams open at once."
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate chain of the gRPC server (with tls_key)."
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    tls_client_ca: Path | None = Field(
+        default=None,
+        description="PEM CA certificates; when set, clients must present a certificate it signed.",
+    )
     argo: ArgoSettings = Field(
         default_factory=ArgoSettings,
         description="Argo executor settings.",
@@ -223,7 +245,17 @@ class Settings(BaseSettings):
     def _absolute_libraries(cls, value: list[Path]) -> list[Path]:
         return [_absolute(p) for p in value]
 
-    @field_validator("output", "profiles_dir", "state_dir", "work_dir", "token_file", mode="after")
+    @field_validator(
+        "output",
+        "profiles_dir",
+        "state_dir",
+        "work_dir",
+        "token_file",
+        "tls_cert",
+        "tls_key",
+        "tls_client_ca",
+        mode="after",
+    )
     @classmethod
     def _absolute_path(cls, value: Path | None) -> Path | None:
         return None if value is None else _absolute(value)
@@ -245,6 +277,10 @@ class Settings(BaseSettings):
             raise _FieldConflict("output", "set either output or in_place: true, not both")
         if self.token is not None and self.token_file is not None:
             raise _FieldConflict("token", "set either token or token_file, not both")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise _FieldConflict("tls_cert", "set tls_cert and tls_key together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise _FieldConflict("tls_client_ca", "needs tls_cert and tls_key")
         if self.output is not None:
             for root in self.libraries:
                 if root == self.output or self.output in root.parents:

@@ -22,6 +22,7 @@ from clustercode.errors import (
     ConfigError,
     FailedPreconditionError,
     InvalidArgumentError,
+    excerpt,
 )
 from clustercode.executors.base import Executor
 from clustercode.jobs.decide import Decider, output_path, resolve_file
@@ -109,7 +110,9 @@ class Controller:
         missing = [str(root) for root in settings.libraries if not root.is_dir()]
         if missing:
             raise ConfigError(f"library root {', '.join(missing)}: no such directory")
-        profiles = ProfileSet.load(settings.profiles_dir)
+        profiles = ProfileSet.load(
+            settings.profiles_dir, trust_ffmpeg_args=settings.trust_ffmpeg_args
+        )
         manifests = make_manifest_factory(settings)
         dirs = [settings.work_dir, settings.state_dir]
         if settings.output is not None:
@@ -423,5 +426,5 @@ class Controller:
 
 
 def _check_id(job_id: str) -> None:
-    if not job_id or not job_id.isalnum() or len(job_id) > 64:
-        raise InvalidArgumentError("job_id", f"{job_id!r} is not a job id")
+    if not job_id or len(job_id) > 64 or not (job_id.isascii() and job_id.isalnum()):
+        raise InvalidArgumentError("job_id", f"{excerpt(job_id, 64)} is not a job id")
