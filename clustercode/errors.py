@@ -47,6 +47,10 @@ class UnavailableError(ClustercodeError):
     """A backing service (Redis, the executor, argo-server) cannot be reached."""
 
 
+class ResourceExhaustedError(ClustercodeError):
+    """A limit of the server is reached (e.g. the number of open watch streams)."""
+
+
 class ExecutorError(ClustercodeError):
     """The executor refused or could not run a workflow."""
 

@@ -94,6 +94,7 @@ async def run(args: argparse.Namespace) -> int:
 async def serve(args: argparse.Namespace) -> int:
     """Run the control service and its gRPC API until SIGTERM or Ctrl-C."""
     from clustercode.server.app import serve as serve_api
+    from clustercode.server.tls import tls_files
 
     settings = settings_from(args)
     token = settings.bearer_token()
@@ -107,6 +108,8 @@ async def serve(args: argparse.Namespace) -> int:
                 token=token,
                 allow_insecure_remote=settings.allow_insecure_remote,
                 stop=stop,
+                tls=tls_files(settings),
+                background=(background,),
                 on_listening=lambda server: print(
                     f"clustercode {settings.executor} executor; gRPC API on {server.address}",
                     file=sys.stderr,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from clustercode.cli.console import EXIT_FAILED, EXIT_INTERRUPTED
 from clustercode.cli.parser import build_parser
+from clustercode.cli.token import token
 from clustercode.errors import ClustercodeError
 
 __all__ = ["main"]
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "history": _commands.history,
         "profiles": _commands.profiles,
         "render": _commands.render,
+        "token": token,
     }[args.command]
     try:
         return asyncio.run(handler(args))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from clustercode import __version__
+from clustercode.cli.token import add_token_parser
 from clustercode.config import Settings, load_settings
 from clustercode.models import JobState
 
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a non-loopback --listen without a token",
     )
     serve.add_argument("--scan-interval", type=float, help="seconds between library scans")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--tls-client-ca", type=Path, help="PEM CA: clients must present a certificate it signed"
+    )
 
     explain = sub.add_parser("explain", help="show how FILE would be transcoded, and why")
     explain.add_argument("file", help="media file (inside a library root)")
@@ -94,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--profile", help="named profile to use")
     render.add_argument("--executor", choices=("local", "argo"), default="argo")
     _common(render)
+    add_token_parser(sub)
     return parser
 
 
@@ -116,5 +123,8 @@ def settings_from(args: argparse.Namespace, *, require_library: bool = True) -> 
         "token_file": getattr(args, "token_file", None),
         "allow_insecure_remote": getattr(args, "allow_insecure_remote", None) or None,
         "scan_interval": getattr(args, "scan_interval", None),
+        "tls_cert": getattr(args, "tls_cert", None),
+        "tls_key": getattr(args, "tls_key", None),
+        "tls_client_ca": getattr(args, "tls_client_ca", None),
     }
     return load_settings(args.config, require_library=require_library, **overrides)

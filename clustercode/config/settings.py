@@ -47,6 +47,7 @@ from pydantic_settings import (
 
 from clustercode.config._file import FILE_VALUES, ConfigFileSource, read_config_file
 from clustercode.config.argo import ArgoSettings
+from clustercode.config.token import check_token, read_token_file
 from clustercode.errors import ConfigError
 
 __all__ = [
@@ -313,19 +314,14 @@ class Settings(BaseSettings):
         """Return the token clients must present, reading ``token_file`` if that is set.
 
         Raises:
-            ConfigError: the token file cannot be read or is empty.
+            ConfigError: the token file cannot be read, is readable by others, or the token is
+                empty or has characters a header cannot carry.
         """
         if self.token is not None:
-            return self.token.get_secret_value()
+            return check_token(self.token.get_secret_value(), "token")
         if self.token_file is None:
             return None
-        try:
-            text = self.token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"token_file: cannot read {self.token_file}: {exc.strerror}") from exc
-        if not text:
-            raise ConfigError(f"token_file: {self.token_file} is empty")
-        return text
+        return read_token_file(self.token_file)
 
     def excluded_dirs(self) -> list[Path]:
         """Directories the scanner must never enter: the output root, work and state dirs."""

@@ -41,6 +41,7 @@ from clustercode.store._codec import check_event_id
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.filecache import FileRecord
 from clustercode.store.history import History
+from clustercode.store.watchhub import EventHub
 from pipelines.contract import slice_count
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class Controller:
         self.executor = executor
         self.profiles = profiles
         self.decider = Decider(settings, profiles, history)
+        self.events = EventHub(history, max_subscribers=settings.max_watch_streams)
         self.runner = JobRunner(history, executor, manifests, max_attempts=settings.max_attempts)
         self.scheduler = Scheduler(
             history,
@@ -124,6 +126,7 @@ class Controller:
                 raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
         handle: RedisHandle = await connect(settings.redis_url, settings.state_dir)
         executor: Executor | None = None
+        controller: Controller | None = None
         try:
             executor = make_executor(settings)
             controller = cls(settings, History(handle), executor, profiles, manifests)
@@ -152,6 +155,8 @@ class Controller:
                     cancel_running=executor.name == "local", requeue=True
                 )
         finally:
+            if controller is not None:
+                await controller.events.close()
             if executor is not None:
                 await executor.close()
             await handle.close()
@@ -312,7 +317,7 @@ class Controller:
             _check_id(job_id)
             await self.history.get_job(job_id)
         check_event_id(after or "$", "after_event_id")
-        async for event in self.history.follow(after or "$"):
+        async for event in self.events.subscribe(after or "$"):
             if not job_id or event.job_id == job_id:
                 yield event
 
@@ -391,6 +396,7 @@ class Controller:
             settle_seconds=self.settings.settle_seconds,
         )
         await watcher.start()
+        interval = self.settings.scan_interval
         try:
             while not stop.is_set():
                 try:
@@ -398,6 +404,9 @@ class Controller:
                     log.info("scan: %s", {k.value: n for k, n in report.counts.items()})
                 except ClustercodeError as exc:
                     log.error("scan failed: %s", exc)
+                except Exception:
+                    # A bug must not end the periodic scan: log it and scan again next time.
+                    log.exception("scan failed unexpectedly; scanning again in %ss", interval)
                 waits = [
                     asyncio.ensure_future(stop.wait()),
                     asyncio.ensure_future(watcher.wait_settled()),

@@ -42,6 +42,9 @@ def confine(raw: str, roots: Sequence[Path], *, field: str = "path") -> tuple[Pa
         raise InvalidArgumentError(field, f"longer than {MAX_PATH_CHARS} characters")
     if "\x00" in raw:
         raise InvalidArgumentError(field, "must not contain NUL bytes")
+    if not raw.isprintable() and any(0xDC80 <= ord(c) <= 0xDCFF for c in raw):
+        # Bytes that are not UTF-8 (from a command line): paths travel as text.
+        raise InvalidArgumentError(field, "is not valid UTF-8; rename the file")
     if ".." in PurePosixPath(raw).parts:
         raise PathOutsideLibraryError(field, f"{excerpt(raw)} must not contain '..'")
     try:
