@@ -1,4 +1,4 @@
-"""``python -m tui [--address HOST:PORT] [--token-file FILE] [--log-file FILE]``."""
+"""``python -m tui [--address HOST:PORT] [--token-file FILE] [--tls-ca FILE] [--log-file FILE]``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tui.settings import DEFAULT_ADDRESS, TOKEN_ENV, Settings, TokenError, read_token
+from tui.settings import (
+    DEFAULT_ADDRESS,
+    TOKEN_ENV,
+    Settings,
+    TokenError,
+    read_tls,
+    read_token,
+)
 
 __all__ = ["main"]
 
@@ -27,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
         "--token-file",
         help=f"file holding the server's bearer token (default: ${TOKEN_ENV}, else no token)",
     )
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (system CA roots)")
+    parser.add_argument("--tls-ca", help="PEM CA that signed the server's certificate (TLS)")
+    parser.add_argument("--tls-cert", help="PEM client certificate, for a mutual-TLS server")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument(
         "--log-file", help="write the TUI's log here (the screen itself never shows logs)"
     )
@@ -38,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         token = read_token(args.token_file)
+        tls = read_tls(enabled=args.tls, ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key)
     except TokenError as error:
         sys.stderr.write(f"clustercode tui: {error}\n")
         return 2
@@ -54,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tui.app import ClustercodeApp  # after GRPC_VERBOSITY: grpc reads it on import
 
-    ClustercodeApp(Settings(address=args.address, token=token)).run()
+    ClustercodeApp(Settings(address=args.address, token=token, tls=tls)).run()
     return 0
 
 
