@@ -66,15 +66,20 @@ class HealthMonitor:
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            reason = "was cancelled"
-        elif task.exception() is not None:
-            reason = f"failed: {task.exception()!r}"
+        if self._dead:
+            return
+        error = None if task.cancelled() else task.exception()
+        if error is None:
+            # Returned or cancelled: the service is shutting down.
+            self._dead = f"background task {task.get_name()} stopped"
+            log.info("%s", self._dead)
         else:
-            reason = "ended"
-        if not self._dead:
-            self._dead = f"background task {task.get_name()} {reason}"
-            log.error("%s; health is NOT_SERVING until the service restarts", self._dead)
+            self._dead = f"background task {task.get_name()} failed: {error!r}"
+            log.error(
+                "%s; health is NOT_SERVING until the service restarts",
+                self._dead,
+                exc_info=error,
+            )
         self._changed.set()
 
     async def run(self) -> None:
