@@ -26,6 +26,7 @@ __all__ = ["EventHub"]
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+_CONCURRENT_READS = 4
 
 
 def _order(event_id: str) -> tuple[int, int]:
@@ -66,6 +67,9 @@ class EventHub:
         self._subscribers: set[_Subscriber] = set()
         self._reader: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        # Catch-up reads are short, but a thousand watchers (re)connecting at once must not take
+        # a thousand connections from the pool every other call shares.
+        self._reads = asyncio.Semaphore(_CONCURRENT_READS)
 
     @property
     def subscribers(self) -> int:
@@ -94,7 +98,8 @@ class EventHub:
             # between the two is lost.
             await self._ready.wait()
             if position == "$":
-                position = await self._events.last_event_id() or "0-0"
+                async with self._reads:
+                    position = await self._events.last_event_id() or "0-0"
             while True:
                 if subscriber.errors:
                     raise subscriber.errors[0]
@@ -114,7 +119,8 @@ class EventHub:
 
     async def _catch_up(self, position: str) -> AsyncIterator[JobEvent]:
         while True:
-            batch = await self._events.events(position, count=_BATCH)
+            async with self._reads:
+                batch = await self._events.events(position, count=_BATCH)
             for event in batch:
                 position = event.id
                 yield event

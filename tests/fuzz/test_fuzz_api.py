@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 from google.protobuf import descriptor as pb_descriptor
 from google.protobuf import message as pb_message
@@ -168,3 +169,27 @@ def test_every_rpc_with_random_and_malformed_requests(
     assert live.log.undocumented == []
     assert live.problems() == []
     assert live.log.calls >= EXAMPLES * BATCH
+
+
+def test_the_reported_internal_errors_are_invalid_argument(live: LiveServer) -> None:
+    long_path = service_pb2.SubmitFileRequest(path="films/" + "a" * 5000)
+    long_name = service_pb2.ExplainFileRequest(path="x" * 300 + ".mkv")
+    huge_id = service_pb2.WatchJobsRequest(after_event_id="99999999999999999999-1")
+    for method, message in (
+        ("SubmitFile", long_path),
+        ("ExplainFile", long_name),
+        ("WatchJobs", huge_id),
+    ):
+        assert live.channel is not None
+        path = f"/clustercode.v1.ClustercodeService/{method}"
+        call = (
+            live.channel.unary_stream(path, None, None)
+            if METHODS[method].server_streaming
+            else live.channel.unary_unary(path, None, None)
+        )
+        with pytest.raises(grpc.RpcError) as caught:
+            result = call(message.SerializeToString(), metadata=AUTH, timeout=5)
+            list(result) if METHODS[method].server_streaming else None
+        error: Any = caught.value
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, (method, error.details())
+        assert len(error.details()) < 300  # the request is quoted as a short excerpt at most
