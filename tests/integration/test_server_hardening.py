@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,7 +15,9 @@ from clustercode.api.v1 import service_pb2
 from clustercode.errors import InvalidArgumentError
 from clustercode.jobs.views import Status
 from clustercode.server import ApiServer
+from tests.integration.conftest import free_port, start_redis_server, stop_process
 from tests.integration.grpc_client import AUTH, SERVICE, TOKEN
+from tests.integration.serve_process import serve_process, wait_for
 from tests.integration.server_double import ControlDouble
 
 MALFORMED = [b"\xff", b"\x0a\xff\xff\xff\xff\x0f", b"\x08" + b"\xff" * 11, b"\x0a\x05ab"]
@@ -137,3 +140,37 @@ async def test_a_dead_background_task_turns_health_not_serving(
         release.set()
         await _wait_health(channel, health_pb2.HealthCheckResponse.NOT_SERVING)
     assert "background task scans failed: RuntimeError('boom in the scan loop')" in caplog.text
+
+
+def test_health_of_a_real_serve_follows_its_redis(tmp_path: Path, redis_server_binary: str) -> None:
+    port = free_port()
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    redis_process = start_redis_server(redis_server_binary, redis_dir, port)
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        with (
+            serve_process(tmp_path, "--redis-url", url) as server,
+            grpc.insecure_channel(server.address) as channel,
+        ):
+            check = health_pb2_grpc.HealthStub(channel).Check
+
+            def status() -> int:
+                return int(check(health_pb2.HealthCheckRequest(), timeout=5).status)
+
+            assert status() == health_pb2.HealthCheckResponse.SERVING
+            stop_process(redis_process)
+            wait_for(
+                lambda: status() == health_pb2.HealthCheckResponse.NOT_SERVING or None,
+                30,
+                "NOT_SERVING",
+            )
+            redis_process = start_redis_server(redis_server_binary, redis_dir, port)
+            wait_for(
+                lambda: status() == health_pb2.HealthCheckResponse.SERVING or None,
+                30,
+                "SERVING again",
+            )
+        assert any("health: NOT_SERVING: redis" in line for line in server.log)
+    finally:
+        stop_process(redis_process)
