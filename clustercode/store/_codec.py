@@ -99,10 +99,12 @@ def check_event_id(event_id: str, field: str) -> str:
     Raises:
         InvalidArgumentError: it is neither.
     """
-    # Redis stream ids are two unsigned 64-bit numbers; a larger one is a Redis error.
+    # Redis stream ids are two unsigned 64-bit numbers, each at most 20 digits (Redis refuses
+    # longer spellings, even with leading zeros, and larger numbers).
     if event_id == "$" or (
-        _STREAM_ID.fullmatch(event_id)
-        and all(int(part) < 2**64 for part in event_id.split("-") if part.isdigit())
+        len(event_id) <= 41
+        and _STREAM_ID.fullmatch(event_id)
+        and all(len(part) <= 20 and int(part) < 2**64 for part in event_id.split("-"))
     ):
         return event_id
     shown = repr(event_id[:40] + "..." if len(event_id) > 40 else event_id)
