@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.bench_scan import build_tree
-from clustercode.config.settings import load_settings
+from clustercode.config import load_settings
 from clustercode.jobs.decide import Decider, new_job
 from clustercode.library.scanner import scan
 from clustercode.models import DecisionKind, JobState

@@ -51,6 +51,10 @@ class ResourceExhaustedError(ClustercodeError):
     """A limit of the server is reached (e.g. the number of open watch streams)."""
 
 
+class ToolError(ClustercodeError):
+    """A tool the work needs (ffmpeg, an encoder) is missing or cannot do the work exactly."""
+
+
 class ExecutorError(ClustercodeError):
     """The executor refused or could not run a workflow."""
 
