@@ -14,10 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 
-from pipelines.ffmpeg import FFMPEG_ENV, ffmpeg_path
+from pipelines.ffmpeg import ffmpeg_path
 from tests.pipelines.clips import h264_open_gop
 
 SECRET = "TOPSECRET-4f1c9a"
@@ -96,11 +95,7 @@ def test_planted_arguments_links_and_names_do_no_harm(tmp_path: Path, clip: byte
         timeout=300,
         check=False,
         cwd=tmp_path,
-        env={
-            **os.environ,
-            "CLUSTERCODE_SETTLE_SECONDS": "0",
-            FFMPEG_ENV: imageio_ffmpeg.get_ffmpeg_exe(),
-        },
+        env={**os.environ, "CLUSTERCODE_SETTLE_SECONDS": "0"},
     )
     messages = result.stdout + result.stderr
     assert result.returncode == 0, messages
