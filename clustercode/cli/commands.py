@@ -109,7 +109,7 @@ async def serve(args: argparse.Namespace) -> int:
     await require_ffmpeg(settings)
     async with Controller.open(settings) as ctl:
         stop = asyncio.Event()
-        background = asyncio.create_task(ctl.serve_forever(stop))
+        background = asyncio.create_task(ctl.serve_forever(stop), name="scheduler-and-scans")
         try:
             await serve_api(
                 ctl,
