@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clustercode.api.v1 import service_pb2
-from tests.fuzz.conftest import record_calls
+from tests.fuzz.counts import record_calls
 from tests.fuzz.live import AUTH, LiveServer
 
 SERVICE = service_pb2.DESCRIPTOR.services_by_name["ClustercodeService"]

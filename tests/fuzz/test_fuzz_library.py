@@ -21,7 +21,7 @@ from clustercode.api.v1 import service_pb2
 from clustercode.errors import ProfileError
 from clustercode.profiles._cascade import parse_text
 from clustercode.profiles._schema import CASCADE_KEYS
-from tests.fuzz.conftest import record_calls
+from tests.fuzz.counts import record_calls
 from tests.fuzz.live import LiveServer
 
 FUZZ = settings(

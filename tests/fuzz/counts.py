@@ -1,4 +1,5 @@
-"""The fuzz suite: counts every RPC it makes and prints the total at the end of the run."""
+"""The fuzz suite's RPC count: each test records its calls; ``tests/conftest.py`` prints the
+total at the end of the run (in the process that reports, also under xdist)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,13 @@ def record_calls(config: pytest.Config, test: str, calls: int) -> None:
 _STARTED = pytest.StashKey[float]()
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def started(config: pytest.Config) -> None:
+    """Note when the run started: counts from earlier runs are left out."""
     config.stash[_STARTED] = time.time()
 
 
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
+def summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Print the fuzz tests' RPC calls of this run, if any ran."""
     cache = getattr(config, "cache", None)
     if cache is None:
         return
