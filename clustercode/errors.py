@@ -47,6 +47,10 @@ class UnavailableError(ClustercodeError):
     """A backing service (Redis, the executor, argo-server) cannot be reached."""
 
 
+class ResourceExhaustedError(ClustercodeError):
+    """A limit of the server is reached (e.g. the number of open watch streams)."""
+
+
 class ToolError(ClustercodeError):
     """A tool the work needs (ffmpeg, an encoder) is missing or cannot do the work exactly."""
 
@@ -57,6 +61,14 @@ class ExecutorError(ClustercodeError):
 
 class ManifestError(ExecutorError):
     """A Workflow manifest uses something the local executor does not support."""
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """Quote at most ``limit`` characters of untrusted text for a message (``repr`` form).
+
+    Requests and library files can be arbitrarily long; a message quotes only their start.
+    """
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def exception_chain(exc: BaseException) -> list[BaseException]:

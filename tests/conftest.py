@@ -19,3 +19,17 @@ def require_tool(name: str) -> str:
     if REQUIRE_TOOLS:
         pytest.fail(f"{message} (CLUSTERCODE_REQUIRE_TOOLS=1)")
     pytest.skip(message)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.fuzz.counts import started
+
+    started(config)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    from tests.fuzz.counts import summary
+
+    summary(terminalreporter, config)

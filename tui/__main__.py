@@ -1,4 +1,4 @@
-"""``clustercode tui [--address HOST:PORT] [--token-file FILE] [--log-file FILE]``.
+"""``clustercode tui [--address HOST:PORT] [--token-file FILE] [--tls-ca FILE] [--log-file FILE]``.
 
 Also ``clustercode-tui`` and ``python -m tui``: the same program.
 """
@@ -12,7 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tui.settings import DEFAULT_ADDRESS, TOKEN_ENV, Settings, TokenError, read_token
+from tui.settings import (
+    DEFAULT_ADDRESS,
+    TOKEN_ENV,
+    Settings,
+    TokenError,
+    read_tls,
+    read_token,
+)
 
 __all__ = ["main"]
 
@@ -31,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         "--token-file",
         help=f"file holding the server's bearer token (default: ${TOKEN_ENV}, else no token)",
     )
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (system CA roots)")
+    parser.add_argument("--tls-ca", help="PEM CA that signed the server's certificate (TLS)")
+    parser.add_argument("--tls-cert", help="PEM client certificate, for a mutual-TLS server")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument(
         "--log-file", help="write the TUI's log here (the screen itself never shows logs)"
     )
@@ -45,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         token = read_token(args.token_file)
+        tls = read_tls(enabled=args.tls, ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key)
     except TokenError as error:
         sys.stderr.write(f"clustercode tui: {error}\n")
         return 2
@@ -61,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tui.app import ClustercodeApp  # after GRPC_VERBOSITY: grpc reads it on import
 
-    ClustercodeApp(Settings(address=args.address, token=token)).run()
+    ClustercodeApp(Settings(address=args.address, token=token, tls=tls)).run()
     return 0
 
 

@@ -64,9 +64,18 @@ class ApiClient:
     @property
     def _api(self) -> service_pb2_grpc.ClustercodeServiceAsyncStub:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(
-                self.settings.address, options=_CHANNEL_OPTIONS
-            )
+            tls = self.settings.tls
+            if tls is not None:
+                credentials = grpc.ssl_channel_credentials(
+                    root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert
+                )
+                self._channel = grpc.aio.secure_channel(
+                    self.settings.address, credentials, options=_CHANNEL_OPTIONS
+                )
+            else:
+                self._channel = grpc.aio.insecure_channel(
+                    self.settings.address, options=_CHANNEL_OPTIONS
+                )
             self._stub = service_pb2_grpc.ClustercodeServiceStub(self._channel)
         return self._stub
 

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from clustercode.backoff import Backoff
 
-__all__ = ["DEFAULT_ADDRESS", "TOKEN_ENV", "Settings", "TokenError", "read_token"]
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "TOKEN_ENV",
+    "Settings",
+    "Tls",
+    "TokenError",
+    "read_tls",
+    "read_token",
+]
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 TOKEN_ENV = "CLUSTERCODE_TOKEN"  # noqa: S105 (a variable name, not a secret)
@@ -20,12 +28,28 @@ class TokenError(ValueError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Tls:
+    """TLS to the server: PEM bytes; ``ca`` None trusts the system's roots.
+
+    Attributes:
+        ca: CA certificates that signed the server's certificate.
+        cert: the client's certificate chain, for a server that asks for one (mutual TLS).
+        key: the private key of ``cert``.
+    """
+
+    ca: bytes | None = None
+    cert: bytes | None = None
+    key: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """How the TUI talks to the server.
 
     Attributes:
         address: ``HOST:PORT`` of the clustercode gRPC API.
         token: bearer token sent with every call; None when the server has none.
+        tls: connect with TLS; None for plain TCP.
         timeout: seconds a unary call may take before it fails with DEADLINE_EXCEEDED.
         page_size: jobs per ListJobs page.
         status_every: seconds between two GetStatus calls (the header's refresh).
@@ -35,6 +59,7 @@ class Settings:
 
     address: str = DEFAULT_ADDRESS
     token: str | None = None
+    tls: Tls | None = None
     timeout: float = 10.0
     page_size: int = 50
     status_every: float = 3.0
@@ -70,3 +95,25 @@ def read_token(token_file: str | None, environ: Mapping[str, str] | None = None)
     if not all("\x21" <= char <= "\x7e" for char in token):
         raise TokenError(f"the {source} holds characters a header cannot carry (spaces, non-ASCII)")
     return token
+
+
+def read_tls(*, enabled: bool, ca: str | None, cert: str | None, key: str | None) -> Tls | None:
+    """TLS settings from the command line: any of the files turns TLS on.
+
+    Raises:
+        TokenError: a file cannot be read, or only one of cert and key is given.
+    """
+    if not (enabled or ca or cert or key):
+        return None
+    if (cert is None) != (key is None):
+        raise TokenError("a client certificate needs both --tls-cert and --tls-key")
+
+    def read(path: str | None) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            return Path(path).read_bytes()
+        except OSError as error:
+            raise TokenError(f"cannot read {path}: {error.strerror}") from error
+
+    return Tls(ca=read(ca), cert=read(cert), key=read(key))

@@ -128,6 +128,7 @@ async def _scan_settled(
 async def serve(args: argparse.Namespace) -> int:
     """Run the control service and its gRPC API until SIGTERM or Ctrl-C."""
     from clustercode.server.app import serve as serve_api
+    from clustercode.server.tls import tls_files
 
     settings = settings_from(args)
     token = settings.bearer_token()
@@ -137,7 +138,7 @@ async def serve(args: argparse.Namespace) -> int:
         observed(ctl, metrics_listen=settings.metrics_listen) as interceptors,
     ):
         stop = asyncio.Event()
-        background = asyncio.create_task(ctl.serve_forever(stop))
+        background = asyncio.create_task(ctl.serve_forever(stop), name="scheduler-and-scans")
         try:
             await serve_api(
                 ctl,
@@ -145,6 +146,8 @@ async def serve(args: argparse.Namespace) -> int:
                 token=token,
                 allow_insecure_remote=settings.allow_insecure_remote,
                 stop=stop,
+                tls=tls_files(settings),
+                background=(background,),
                 on_listening=lambda server: print(
                     f"clustercode {settings.executor} executor; gRPC API on {server.address}",
                     file=sys.stderr,
@@ -202,7 +205,9 @@ async def explain(args: argparse.Namespace) -> int:
 async def profiles(args: argparse.Namespace) -> int:
     """List the named profiles and where each comes from."""
     settings = settings_from(args, require_library=False)
-    profile_set = ProfileSet.load(settings.profiles_dir)
+    profile_set = ProfileSet.load(
+        settings.profiles_dir, trust_ffmpeg_args=settings.trust_ffmpeg_args
+    )
     for name in profile_set.names():
         profile = profile_set.get(name)
         audio = "copy" if profile.audio is None else " ".join(profile.audio)
@@ -221,7 +226,9 @@ async def render(args: argparse.Namespace) -> int:
     from clustercode.jobs.workflows import manifest_factory
 
     settings = _settings_for_file(args)
-    profile_set = ProfileSet.load(settings.profiles_dir)
+    profile_set = ProfileSet.load(
+        settings.profiles_dir, trust_ffmpeg_args=settings.trust_ffmpeg_args
+    )
     entry, resolution = resolve_file(
         settings, profile_set, _absolute(args.file), args.profile, field="file"
     )

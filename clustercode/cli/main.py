@@ -15,6 +15,7 @@ from clustercode.cli.config_reference import config
 from clustercode.cli.console import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from clustercode.cli.logs import configure
 from clustercode.cli.parser import build_parser
+from clustercode.cli.token import token
 from clustercode.errors import ClustercodeError, ConfigError, InvalidArgumentError, ProfileError
 
 __all__ = ["main"]
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "history": _commands.history,
         "profiles": _commands.profiles,
         "render": _commands.render,
+        "token": token,
         "config": config,
     }[args.command]
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from clustercode import __version__
 from clustercode.cli import web
 from clustercode.cli.logs import LOG_FORMATS
+from clustercode.cli.token import add_token_parser
 from clustercode.config import Settings, load_settings
 from clustercode.models import JobState
 
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (default: off)",
     )
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--tls-client-ca", type=Path, help="PEM CA: clients must present a certificate it signed"
+    )
 
     explain = sub.add_parser("explain", help="show how FILE would be transcoded, and why")
     explain.add_argument("file", help="media file (inside a library root)")
@@ -163,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--profile", help="named profile to use")
     render.add_argument("--executor", choices=("local", "argo"), default="argo")
     _common(render)
+    add_token_parser(sub)
     return parser
 
 
@@ -186,5 +193,8 @@ def settings_from(args: argparse.Namespace, *, require_library: bool = True) -> 
         "allow_insecure_remote": getattr(args, "allow_insecure_remote", None) or None,
         "scan_interval": getattr(args, "scan_interval", None),
         "metrics_listen": getattr(args, "metrics_listen", None),
+        "tls_cert": getattr(args, "tls_cert", None),
+        "tls_key": getattr(args, "tls_key", None),
+        "tls_client_ca": getattr(args, "tls_client_ca", None),
     }
     return load_settings(args.config, require_library=require_library, **overrides)

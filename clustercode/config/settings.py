@@ -46,6 +46,7 @@ from pydantic_settings import (
 
 from clustercode.config._file import ConfigFileSource
 from clustercode.config.argo import ArgoSettings
+from clustercode.config.token import check_token, read_token_file
 from clustercode.errors import ConfigError
 
 __all__ = [
@@ -178,6 +179,28 @@ class Settings(BaseSettings):
         description="host:port of the Prometheus metrics endpoint (/metrics) of "
         "`clustercode serve` (None: off).",
     )
+    trust_ffmpeg_args: Literal["none", "profiles", "all"] = Field(
+        default="none",
+        description="Whose video/audio ffmpeg arguments skip the safety check: none (every "
+        "profile and .clustercode.yaml is checked), profiles (files in profiles_dir are not), "
+        "all (nothing is: anyone who can write into the library can then read or overwrite "
+        "any file the service can).",
+    )
+    follow_symlinks_out: bool = Field(
+        default=False,
+        description="Let the scanner follow symlinks that lead out of the library roots.",
+    )
+    max_watch_streams: int = Field(
+        default=1000, ge=1, description="Most WatchJobs streams open at once."
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate chain of the gRPC server (with tls_key)."
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    tls_client_ca: Path | None = Field(
+        default=None,
+        description="PEM CA certificates; when set, clients must present a certificate it signed.",
+    )
     argo: ArgoSettings = Field(
         default_factory=ArgoSettings,
         description="Argo executor settings.",
@@ -224,7 +247,17 @@ class Settings(BaseSettings):
     def _absolute_libraries(cls, value: list[Path]) -> list[Path]:
         return [absolute(p) for p in value]
 
-    @field_validator("output", "profiles_dir", "state_dir", "work_dir", "token_file", mode="after")
+    @field_validator(
+        "output",
+        "profiles_dir",
+        "state_dir",
+        "work_dir",
+        "token_file",
+        "tls_cert",
+        "tls_key",
+        "tls_client_ca",
+        mode="after",
+    )
     @classmethod
     def _absolute_path(cls, value: Path | None) -> Path | None:
         return None if value is None else absolute(value)
@@ -246,6 +279,10 @@ class Settings(BaseSettings):
             raise FieldConflict("output", "set either output or in_place: true, not both")
         if self.token is not None and self.token_file is not None:
             raise FieldConflict("token", "set either token or token_file, not both")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise FieldConflict("tls_cert", "set tls_cert and tls_key together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise FieldConflict("tls_client_ca", "needs tls_cert and tls_key")
         if self.output is not None:
             for root in self.libraries:
                 if root == self.output or self.output in root.parents:
@@ -278,19 +315,14 @@ class Settings(BaseSettings):
         """Return the token clients must present, reading ``token_file`` if that is set.
 
         Raises:
-            ConfigError: the token file cannot be read or is empty.
+            ConfigError: the token file cannot be read, is readable by others, or the token is
+                empty or has characters a header cannot carry.
         """
         if self.token is not None:
-            return self.token.get_secret_value()
+            return check_token(self.token.get_secret_value(), "token")
         if self.token_file is None:
             return None
-        try:
-            text = self.token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"token_file: cannot read {self.token_file}: {exc.strerror}") from exc
-        if not text:
-            raise ConfigError(f"token_file: {self.token_file} is empty")
-        return text
+        return read_token_file(self.token_file)
 
     def excluded_dirs(self) -> list[Path]:
         """Directories the scanner must never enter: the output root, work and state dirs."""

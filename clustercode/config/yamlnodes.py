@@ -93,7 +93,8 @@ def describe(node: yaml.Node) -> str:
     if isinstance(value, int | float):
         return f"{value!r} (a number)"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        # A short excerpt only: the document may be any file a symlink or a mistake points at.
+        return f"the string {value[:40] + '...' if len(value) > 40 else value!r}"
     return type(value).__name__
 
 
@@ -116,7 +117,7 @@ def entries(node: yaml.Node, where: str = "") -> list[Entry]:
         key = construct(key_node)
         dotted = f"{where}.{key}" if where else str(key)
         if not isinstance(key, str):
-            raise YamlProblem(line_of(key_node), f"key {key!r} is not a name")
+            raise YamlProblem(line_of(key_node), f"key {str(key)[:40]!r} is not a name")
         if key in found:
             raise YamlProblem(
                 line_of(key_node), f"duplicate key '{dotted}' (first set on line {found[key]})"

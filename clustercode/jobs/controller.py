@@ -21,6 +21,7 @@ from clustercode.errors import (
     ConfigError,
     FailedPreconditionError,
     InvalidArgumentError,
+    excerpt,
 )
 from clustercode.executors import Executor, make_executor
 from clustercode.jobs.activity import log_scan
@@ -39,6 +40,7 @@ from clustercode.profiles.profileset import ProfileSet, Resolution
 from clustercode.store._codec import check_event_id
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.history import History
+from clustercode.store.watchhub import EventHub
 from pipelines.contract import slice_count
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class Controller:
         self.executor = executor
         self.profiles = profiles
         self.decider = Decider(settings, profiles, history)
+        self.events = EventHub(history, max_subscribers=settings.max_watch_streams)
         self.runner = JobRunner(history, executor, manifests, max_attempts=settings.max_attempts)
         self.scheduler = Scheduler(
             history,
@@ -92,7 +95,9 @@ class Controller:
         missing = [str(root) for root in settings.libraries if not root.is_dir()]
         if missing:
             raise ConfigError(f"library root {', '.join(missing)}: no such directory")
-        profiles = ProfileSet.load(settings.profiles_dir)
+        profiles = ProfileSet.load(
+            settings.profiles_dir, trust_ffmpeg_args=settings.trust_ffmpeg_args
+        )
         manifests = manifest_factory(settings)
         dirs = [settings.work_dir, settings.state_dir]
         if settings.output is not None:
@@ -104,6 +109,7 @@ class Controller:
                 raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
         handle: RedisHandle = await connect(settings.redis_url, settings.state_dir)
         executor: Executor | None = None
+        controller: Controller | None = None
         try:
             executor = make_executor(settings)
             controller = cls(settings, History(handle), executor, profiles, manifests)
@@ -132,6 +138,8 @@ class Controller:
                     cancel_running=executor.name == "local", requeue=True
                 )
         finally:
+            if controller is not None:
+                await controller.events.close()
             if executor is not None:
                 await executor.close()
             await handle.close()
@@ -262,7 +270,7 @@ class Controller:
             _check_id(job_id)
             await self.history.get_job(job_id)
         check_event_id(after or "$", "after_event_id")
-        async for event in self.history.follow(after or "$"):
+        async for event in self.events.subscribe(after or "$"):
             if not job_id or event.job_id == job_id:
                 yield event
 
@@ -345,12 +353,16 @@ class Controller:
             settle_seconds=self.settings.settle_seconds,
         )
         await watcher.start()
+        interval = self.settings.scan_interval
         try:
             while not stop.is_set():
                 try:
                     await self.scan()
                 except ClustercodeError as exc:
                     log.error("scan failed: %s", exc)
+                except Exception:
+                    # A bug must not end the periodic scan: log it and scan again next time.
+                    log.exception("scan failed unexpectedly; scanning again in %ss", interval)
                 waits = [
                     asyncio.ensure_future(stop.wait()),
                     asyncio.ensure_future(watcher.wait_settled()),
@@ -379,5 +391,5 @@ class Controller:
 
 
 def _check_id(job_id: str) -> None:
-    if not job_id or not job_id.isalnum() or len(job_id) > 64:
-        raise InvalidArgumentError("job_id", f"{job_id!r} is not a job id")
+    if not job_id or len(job_id) > 64 or not (job_id.isascii() and job_id.isalnum()):
+        raise InvalidArgumentError("job_id", f"{excerpt(job_id, 64)} is not a job id")

@@ -19,11 +19,13 @@ from clustercode.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    ProfileError,
+    excerpt,
 )
 from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.mediainfo import probe
-from clustercode.library.paths import confine
+from clustercode.library.paths import confine, confine_output
 from clustercode.library.scanner import ScanEntry, scan
 from clustercode.models import Decision, DecisionKind, Job, JobState
 from clustercode.profiles.profileset import ProfileSet, Resolution, skip_reason
@@ -79,7 +81,7 @@ def resolve_file(
     try:
         stat = real.stat()
     except OSError as exc:
-        raise NotFoundError(f"cannot read {raw}: {exc.strerror}") from None
+        raise NotFoundError(f"cannot read {excerpt(raw)}: {exc.strerror}") from None
     entry = ScanEntry(
         path=real,
         root=root,
@@ -100,11 +102,20 @@ def resolve_file(
 
 def output_path(settings: Settings, resolution: Resolution) -> Path:
     """Where a file's verified output is published: beside it in place, else under the output
-    root, mirroring the library."""
+    root, mirroring the library.
+
+    Raises:
+        ProfileError: the path, symlinks resolved, is not inside the output root (or, in place,
+            the library root).
+    """
     if settings.in_place:
-        return resolution.path.with_suffix("." + resolution.profile.container)
-    assert settings.output is not None  # settings.require_library() checked it
-    return resolution.output_path(settings.output)
+        path = resolution.path.with_suffix("." + resolution.profile.container)
+        root = resolution.library_root
+    else:
+        assert settings.output is not None  # settings.require_library() checked it
+        path, root = resolution.output_path(settings.output), settings.output
+    confine_output(path, root)
+    return path
 
 
 def new_job(settings: Settings, resolution: Resolution, entry_size: int, fp: str) -> Job:
@@ -151,6 +162,7 @@ class Decider:
                     extensions=settings.media_extensions,
                     settle_seconds=settings.settle_seconds,
                     stats=report.stats,
+                    follow_links_out=settings.follow_symlinks_out,
                 )
             )
         )
@@ -278,9 +290,14 @@ class Decider:
                 profile=profile.name,
             ), None
         try:
-            job = await self._history.create_job(
-                new_job(self._settings, resolution, entry.size, fp)
-            )
+            created = new_job(self._settings, resolution, entry.size, fp)
+        except ProfileError as exc:
+            log.warning("%s: %s", path, exc)
+            return Decision(
+                path=path, kind=DecisionKind.SKIPPED, reason=str(exc), profile=profile.name
+            ), None
+        try:
+            job = await self._history.create_job(created)
         except FailedPreconditionError:
             # The same content is in the library twice, and the other copy was queued first.
             existing = await self._history.find_job(fp, profile.settings_hash())

@@ -6,7 +6,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from clustercode.errors import InvalidArgumentError, NotFoundError, PathOutsideLibraryError
+from clustercode.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    PathOutsideLibraryError,
+    ProfileError,
+    excerpt,
+)
 
 
 def confine(raw: str, roots: Sequence[Path], *, field: str = "path") -> tuple[Path, Path]:
@@ -32,10 +38,27 @@ def confine(raw: str, roots: Sequence[Path], *, field: str = "path") -> tuple[Pa
     """
     if not raw or not raw.strip():
         raise InvalidArgumentError(field, "must not be empty")
+    if len(raw) > MAX_PATH_CHARS:
+        raise InvalidArgumentError(field, f"longer than {MAX_PATH_CHARS} characters")
     if "\x00" in raw:
         raise InvalidArgumentError(field, "must not contain NUL bytes")
+    if not raw.isprintable() and any(0xDC80 <= ord(c) <= 0xDCFF for c in raw):
+        # Bytes that are not UTF-8 (from a command line): paths travel as text.
+        raise InvalidArgumentError(field, "is not valid UTF-8; rename the file")
     if ".." in PurePosixPath(raw).parts:
-        raise PathOutsideLibraryError(field, f"{raw!r} must not contain '..'")
+        raise PathOutsideLibraryError(field, f"{excerpt(raw)} must not contain '..'")
+    try:
+        return _confine(raw, roots, field)
+    except OSError as exc:
+        # ENAMETOOLONG for a component over 255 bytes, EACCES on a directory, ...
+        raise InvalidArgumentError(field, f"{excerpt(raw)}: {exc.strerror}") from None
+
+
+MAX_PATH_CHARS = 4096
+"""Longer request paths are refused before the file system sees them."""
+
+
+def _confine(raw: str, roots: Sequence[Path], field: str) -> tuple[Path, Path]:
     given = Path(raw)
     lexically_inside = False
     for configured in roots:
@@ -52,12 +75,29 @@ def confine(raw: str, roots: Sequence[Path], *, field: str = "path") -> tuple[Pa
         real = Path(os.path.realpath(candidate))
         if not real.is_relative_to(real_root):
             # A symlink inside the library that leads out of it.
-            raise PathOutsideLibraryError(field, f"{raw!r} leads outside the library roots")
+            raise PathOutsideLibraryError(field, f"{excerpt(raw)} leads outside the library roots")
         if real.is_file():
             if not candidate.is_relative_to(root):
                 candidate = root / candidate.relative_to(real_root)
             # The path as the scanner reaches it from its root, so both name files alike.
             return candidate, root
     if not lexically_inside:
-        raise PathOutsideLibraryError(field, f"{raw!r} is not inside a library root")
-    raise NotFoundError(f"no file {raw!r} in the library")
+        raise PathOutsideLibraryError(field, f"{excerpt(raw)} is not inside a library root")
+    raise NotFoundError(f"no file {excerpt(raw)} in the library")
+
+
+def confine_output(path: Path, root: Path) -> None:
+    """Check that an output path, symlinks resolved, lies inside its output root.
+
+    The path need not exist yet: :func:`os.path.realpath` resolves what exists of it.
+
+    Raises:
+        ProfileError: it does not (e.g. a directory of the output root is a symlink leading out).
+    """
+    real = os.path.realpath(path)
+    real_root = os.path.realpath(root)
+    if real == real_root or os.path.commonpath((real, real_root)) != real_root:
+        raise ProfileError(
+            f"output path {os.fspath(path)[:300]!r} leads outside the output root {root}; "
+            "the file is left alone"
+        )

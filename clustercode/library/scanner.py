@@ -13,7 +13,11 @@ in :class:`ScanStats` by reason:
 - the excluded directories (output root, work and state directories), recognised by device and
   inode, so no path spelling or symlink leads into them;
 - a directory already visited (symlink loops, or roots that overlap), also by device and inode;
-- broken symlinks, and files that vanish between listing and ``stat``.
+- broken symlinks, and files that vanish between listing and ``stat``;
+- symlinks (to files or directories) whose target is outside every library root, unless
+  ``follow_links_out`` (counted as ``link_out``);
+- names that are not valid UTF-8 (counted as ``undecodable``, one warning each): paths travel as
+  text through Redis, the API and the Workflow manifest.
 
 A directory that cannot be listed (permissions, removed during the walk, I/O error) is logged,
 counted in ``errors`` and skipped; the walk goes on.
@@ -103,6 +107,25 @@ def _dir_key(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
+def _decodable(name: str, path: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        log.warning("skipping %s: the name is not valid UTF-8; rename it", shown)
+        return False
+    return True
+
+
+def _leads_out(entry: os.DirEntry[str], real_roots: Sequence[str]) -> bool:
+    real = os.path.realpath(entry.path)
+    for root in real_roots:
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return False
+    log.warning("skipping %s: a symlink to %s, outside the library roots", entry.path, real)
+    return True
+
+
 def scan(
     roots: Sequence[Path],
     *,
@@ -111,6 +134,7 @@ def scan(
     settle_seconds: float,
     now: float | None = None,
     stats: ScanStats | None = None,
+    follow_links_out: bool = False,
 ) -> Iterator[ScanEntry]:
     """Yield the media files under ``roots`` that are ready to be processed.
 
@@ -124,6 +148,7 @@ def scan(
             less than this, which a clock skew between machines can cause.
         now: the time to compare modification times with (default: the current time).
         stats: counts are added to this object while the walk runs.
+        follow_links_out: follow symlinks whose targets are outside every root.
 
     Yields:
         One :class:`ScanEntry` per media file, directory by directory, each directory's
@@ -137,6 +162,7 @@ def scan(
     excluded = {key for key in map(_dir_key, map(os.fspath, exclude)) if key is not None}
     visited: set[tuple[int, int]] = set()
     skipped = stats.skipped
+    real_roots = [os.path.realpath(root) for root in roots]
 
     for root in roots:
         root_text = os.fspath(root)
@@ -166,11 +192,18 @@ def scan(
                 if name.startswith("."):
                     skipped["hidden"] += 1
                     continue
+                if not _decodable(name, entry.path):
+                    skipped["undecodable"] += 1
+                    continue
                 try:
                     is_dir = entry.is_dir()
                 except OSError:
                     is_dir = False
+                links_out = not follow_links_out and entry.is_symlink()
                 if is_dir:
+                    if links_out and _leads_out(entry, real_roots):
+                        skipped["link_out"] += 1
+                        continue
                     key = _dir_key(entry.path)
                     if key is None:
                         skipped["vanished"] += 1
@@ -188,6 +221,9 @@ def scan(
                     continue
                 if lower.rpartition(".")[2] not in media or "." not in lower:
                     skipped["extension"] += 1
+                    continue
+                if links_out and _leads_out(entry, real_roots):
+                    skipped["link_out"] += 1
                     continue
                 try:
                     st = entry.stat()

@@ -16,6 +16,7 @@ trusted: such a directory is listed, and such a file parsed, again at its next c
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass
 
@@ -37,28 +38,71 @@ TRUST_AFTER_NS = 2_000_000_000
 """How old an mtime must be before an unchanged one proves that nothing changed."""
 
 
-def read_layer(path: str, *, cascade: bool, source: str | None = None) -> Layer:
+MAX_PROFILE_BYTES = 1 << 20
+"""A profile or cascade file larger than this is refused unread."""
+
+
+def read_layer(
+    path: str,
+    *,
+    cascade: bool,
+    source: str | None = None,
+    within: str | None = None,
+    check_ffmpeg_args: bool = True,
+) -> Layer:
     """Read and validate a profile (``cascade=False``) or cascade file.
 
+    Args:
+        path: the file.
+        cascade: a ``.clustercode.yaml`` file rather than a named profile.
+        source: names the file in messages (default: ``path``).
+        within: a directory the file's real location must be inside: a symlink that leads out
+            of the library is refused before anything is read.
+        check_ffmpeg_args: check ``video`` and ``audio`` (see :mod:`._argcheck`).
+
     Raises:
-        ProfileError: ``profile FILE line N: ...``.
+        ProfileError: ``profile FILE line N: ...``; never quotes more than a short excerpt.
     """
     label = source or path
     try:
-        with open(path, encoding="utf-8") as handle:  # noqa: PTH123  # str paths, hot path
-            text = handle.read()
+        if within is not None and os.path.islink(path):  # noqa: PTH114  # str paths
+            real = os.path.realpath(path)
+            real_root = os.path.realpath(within)
+            if os.path.commonpath((real, real_root)) != real_root:
+                raise ProfileError(
+                    f"profile {label}: a symlink that leads outside the library; not read"
+                )
+        # O_NONBLOCK: a FIFO planted in the library must not hang the scan.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as handle:  # noqa: PTH123  # str paths, hot path
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ProfileError(f"profile {label}: not a regular file; not read")
+            if info.st_size > MAX_PROFILE_BYTES:
+                raise ProfileError(
+                    f"profile {label}: {info.st_size} bytes, more than a profile can be "
+                    f"({MAX_PROFILE_BYTES}); not read"
+                )
+            text = handle.read(MAX_PROFILE_BYTES + 1).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ProfileError(f"profile {label}: cannot read: {reason}") from exc
-    return parse_text(text, label, cascade=cascade)
+        raise ProfileError(f"profile {label}: cannot read: {reason}") from None
+    return parse_text(text, label, cascade=cascade, check_ffmpeg_args=check_ffmpeg_args)
 
 
-def parse_text(text: str, label: str, *, cascade: bool) -> Layer:
+def parse_text(text: str, label: str, *, cascade: bool, check_ffmpeg_args: bool = True) -> Layer:
     """Validate profile text; ``label`` names it in messages and origins."""
     try:
-        return parse_layer(compose(text), label, cascade=cascade)
+        layer = parse_layer(
+            compose(text), label, cascade=cascade, check_ffmpeg_args=check_ffmpeg_args
+        )
     except YamlProblem as exc:
-        raise ProfileError(f"profile {label} line {exc.line}: {exc.message}") from None
+        message = exc.message if len(exc.message) <= _MAX_MESSAGE else exc.message[:_MAX_MESSAGE]
+        raise ProfileError(f"profile {label} line {exc.line}: {message}") from None
+    return layer
+
+
+_MAX_MESSAGE = 400  # a message about a file quotes at most a short excerpt of it
 
 
 @dataclass(slots=True)
@@ -96,9 +140,9 @@ def _settled(stamp: _Stamp | None) -> bool:
     return stamp is not None and time.time_ns() - stamp[0] > TRUST_AFTER_NS
 
 
-def _parse(path: str) -> tuple[Layer | None, ProfileError | None]:
+def _parse(path: str, root: str, check: bool) -> tuple[Layer | None, ProfileError | None]:
     try:
-        return read_layer(path, cascade=True), None
+        return read_layer(path, cascade=True, within=root, check_ffmpeg_args=check), None
     except ProfileError as exc:
         return None, exc
 
@@ -111,8 +155,9 @@ class CascadeCache:
             layers drop them when it changes.
     """
 
-    def __init__(self, cache_seconds: float) -> None:
+    def __init__(self, cache_seconds: float, *, check_ffmpeg_args: bool = True) -> None:
         self.cache_seconds = cache_seconds
+        self.check_ffmpeg_args = check_ffmpeg_args
         self.generation = 0
         self._dirs: dict[str, _Entry] = {}
         self._companions: dict[str, _Entry] = {}
@@ -134,20 +179,22 @@ class CascadeCache:
         dirs.reverse()
         layers = []
         for path in dirs:
-            layer = self._directory(path, now, fresh).result()
+            layer = self._directory(path, root, now, fresh).result()
             if layer is not None:
                 layers.append(layer)
         chain = tuple(layers)
         self._chains[key] = (now, chain)
         return chain
 
-    def companion(self, directory: str, name: str, now: float, fresh: bool) -> Layer | None:
+    def companion(
+        self, directory: str, name: str, now: float, fresh: bool, root: str
+    ) -> Layer | None:
         """The companion layer of file ``name`` in ``directory`` (after :meth:`chain`), if any.
 
         Raises:
             ProfileError: the companion file is invalid.
         """
-        listing = self._directory(directory, now, fresh)
+        listing = self._directory(directory, root, now, fresh)
         filename = name + COMPANION_SUFFIX
         if filename not in listing.companions:
             return None
@@ -157,7 +204,7 @@ class CascadeCache:
             return entry.result()
         stamp = _stamp(path)
         if entry is None or not entry.settled or entry.stamp != stamp:
-            layer, error = _parse(path) if stamp is not None else (None, None)
+            layer, error = self._parse(path, root) if stamp is not None else (None, None)
             entry = _Entry(checked=now, stamp=stamp, layer=layer, error=error)
             entry.settled = _settled(stamp)
             self._companions[path] = entry
@@ -165,7 +212,7 @@ class CascadeCache:
         entry.checked = now
         return entry.result()
 
-    def _directory(self, path: str, now: float, fresh: bool) -> _Entry:
+    def _directory(self, path: str, root: str, now: float, fresh: bool) -> _Entry:
         entry = self._dirs.get(path)
         if entry is not None and not fresh and now - entry.checked <= self.cache_seconds:
             return entry
@@ -177,12 +224,14 @@ class CascadeCache:
             or entry.stamp is None
             or entry.stamp[0] != stamp[0]
         ):
-            entry = self._list(path, stamp, now)
+            entry = self._list(path, root, stamp, now)
         elif entry.cascade_stamp is not None:
             cascade = _join(path, CASCADE_FILE)
             cascade_stamp = _stamp(cascade)
             if cascade_stamp != entry.cascade_stamp:
-                entry.layer, entry.error = _parse(cascade) if cascade_stamp else (None, None)
+                entry.layer, entry.error = (
+                    self._parse(cascade, root) if cascade_stamp else (None, None)
+                )
                 entry.cascade_stamp = cascade_stamp
                 entry.settled = _settled(cascade_stamp)
                 self.generation += 1
@@ -190,7 +239,7 @@ class CascadeCache:
         self._dirs[path] = entry
         return entry
 
-    def _list(self, path: str, stamp: _Stamp | None, now: float) -> _Entry:
+    def _list(self, path: str, root: str, stamp: _Stamp | None, now: float) -> _Entry:
         entry = _Entry(checked=now, stamp=stamp)
         if stamp is None:
             return entry
@@ -204,9 +253,12 @@ class CascadeCache:
         if CASCADE_FILE in names:
             cascade = _join(path, CASCADE_FILE)
             entry.cascade_stamp = _stamp(cascade)
-            entry.layer, entry.error = _parse(cascade)
+            entry.layer, entry.error = self._parse(cascade, root)
             self.generation += 1
         entry.settled = _settled(stamp) and (
             entry.cascade_stamp is None or _settled(entry.cascade_stamp)
         )
         return entry
+
+    def _parse(self, path: str, root: str) -> tuple[Layer | None, ProfileError | None]:
+        return _parse(path, root, self.check_ffmpeg_args)

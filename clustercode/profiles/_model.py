@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clustercode.errors import PathOutsideLibraryError
+from clustercode.errors import PathOutsideLibraryError, ProfileError
 from clustercode.library.mediainfo import MediaInfo
 from clustercode.profiles._schema import DEFAULTS, format_bits, format_bytes
 from pipelines.settings import Container, EncodeSettings, StreamKeep
@@ -171,6 +171,8 @@ class Profile:
 
         Raises:
             PathOutsideLibraryError: ``source`` is not below ``library_root``.
+            ProfileError: the template, filled in for this file, climbs out of its directory
+                (a source named ``...mkv`` has the stem ``..``).
         """
         rel = _relative(source, library_root)
         parent = rel.parent.as_posix()
@@ -183,6 +185,11 @@ class Profile:
             relpath_parent="" if parent == "." else parent,
         )
         parts = [p for p in text.split("/") if p]
+        if ".." in parts or not parts:
+            raise ProfileError(
+                f"output: {self.output!r} names {text[:200]!r} for {rel.name[:200]!r}, which is "
+                "not a file name below the output root; the file is left alone"
+            )
         if "{relpath_parent}" in self.output:
             return output_root.joinpath(*parts)
         return output_root.joinpath(rel.parent, *parts)

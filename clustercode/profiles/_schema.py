@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from clustercode.config.yamlnodes import Entry, YamlProblem, construct, describe, entries, line_of
+from clustercode.profiles._argcheck import check_args
 
 __all__ = [
     "CASCADE_KEYS",
@@ -308,7 +309,7 @@ DEFAULTS: Mapping[str, Any] = {
 def _unknown(entry: Entry, known: frozenset[str] | tuple[str, ...], prefix: str) -> YamlProblem:
     close = difflib.get_close_matches(entry.key, list(known), n=1)
     hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-    return YamlProblem(entry.line, f"unknown key '{prefix}{entry.key}'{hint}")
+    return YamlProblem(entry.line, f"unknown key '{prefix}{entry.key[:40]}'{hint}")
 
 
 def _nested(
@@ -322,8 +323,17 @@ def _nested(
         lines[dotted] = sub.line
 
 
-def parse_layer(root: yaml.Node | None, source: str, *, cascade: bool) -> Layer:
+def parse_layer(
+    root: yaml.Node | None, source: str, *, cascade: bool, check_ffmpeg_args: bool = True
+) -> Layer:
     """Validate a composed profile (or cascade) document and flatten it into a :class:`Layer`.
+
+    Args:
+        root: the composed document.
+        source: the file's path (or ``built-in NAME``), for origins.
+        cascade: a ``.clustercode.yaml`` file rather than a named profile.
+        check_ffmpeg_args: pass ``video`` and ``audio`` through
+            :func:`clustercode.profiles._argcheck.check_args` (off only for trusted files).
 
     Raises:
         YamlProblem: the first problem found, with its line.
@@ -356,6 +366,9 @@ def parse_layer(root: yaml.Node | None, source: str, *, cascade: bool) -> Layer:
             values[key] = _bool(entry.node, key)
         else:
             values[key] = _FIELDS[key](entry.node, key)
+            if check_ffmpeg_args and key in ("video", "audio") and values[key] is not None:
+                assert isinstance(entry.node, yaml.SequenceNode)  # the parsers checked it
+                check_args(list(zip(values[key], map(line_of, entry.node.value), strict=True)), key)
         lines[key] = entry.line
     return Layer(source=source, values=values, lines=lines)
 

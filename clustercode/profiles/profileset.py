@@ -54,7 +54,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from clustercode.errors import NotFoundError, PathOutsideLibraryError, ProfileError
 from clustercode.profiles._cascade import (
@@ -81,6 +81,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+TrustLevel = Literal["none", "profiles", "all"]
+"""Whose ffmpeg arguments skip the check: nobody's, the profiles directory's, everybody's."""
+
 DEFAULT_PROFILE = "h264"
 """The library default when neither settings nor any ``.clustercode.yaml`` names a profile."""
 
@@ -104,17 +107,31 @@ class ProfileSet:
         named: Mapping[str, tuple[Mapping[str, Any], Mapping[str, str], str]],
         *,
         cache_seconds: float = 2.0,
+        check_cascade_args: bool = True,
     ) -> None:
         """Use :meth:`load`; ``named`` maps a name to (values, origins, source)."""
         self._named = dict(named)
         self._profiles = {n: Profile.from_values(n, v) for n, (v, _o, _s) in named.items()}
-        self._cascade = CascadeCache(cache_seconds)
+        self._cascade = CascadeCache(cache_seconds, check_ffmpeg_args=check_cascade_args)
         self._merged: dict[tuple[str | None, tuple[Layer, ...]], _Merged] = {}
         self._generation = 0
 
     @classmethod
-    def load(cls, profiles_dir: Path | None = None, *, cache_seconds: float = 2.0) -> ProfileSet:
+    def load(
+        cls,
+        profiles_dir: Path | None = None,
+        *,
+        cache_seconds: float = 2.0,
+        trust_ffmpeg_args: TrustLevel = "none",
+    ) -> ProfileSet:
         """Read the built-in profiles and every ``*.yaml``/``*.yml`` file in ``profiles_dir``.
+
+        Args:
+            profiles_dir: the operator's profiles.
+            cache_seconds: how long cascade files are trusted unchanged.
+            trust_ffmpeg_args: whose ``video``/``audio`` arguments go to ffmpeg unchecked:
+                ``none`` (every file is checked), ``profiles`` (the profiles directory's files
+                are not), ``all`` (nothing is checked, also in the library).
 
         Raises:
             ProfileError: the directory is missing, or a profile is invalid (bad key or value,
@@ -131,10 +148,12 @@ class ProfileSet:
                 builtins[name] = parse_text(item.read_text("utf-8"), label, cascade=False)
         users: dict[str, Layer] = {}
         if profiles_dir is not None:
-            users = _read_user_profiles(profiles_dir.absolute())
+            users = _read_user_profiles(profiles_dir.absolute(), check=trust_ffmpeg_args == "none")
         named = _expand_all(builtins, users)
         log.debug("loaded profiles %s", ", ".join(sorted(named)))
-        return cls(named, cache_seconds=cache_seconds)
+        return cls(
+            named, cache_seconds=cache_seconds, check_cascade_args=trust_ffmpeg_args != "all"
+        )
 
     def names(self) -> list[str]:
         """The profile names, sorted."""
@@ -196,7 +215,7 @@ class ProfileSet:
         directory, _, name = path_text.rpartition(os.sep)
         now = time.monotonic()
         chain = self._cascade.chain(directory or os.sep, root_text, now, fresh)
-        companion = self._cascade.companion(directory or os.sep, name, now, fresh)
+        companion = self._cascade.companion(directory or os.sep, name, now, fresh, root_text)
         layers = (*chain, companion) if companion is not None else chain
         if self._generation != self._cascade.generation:
             self._merged.clear()  # layers were replaced; forget merges of the old ones
@@ -258,7 +277,7 @@ class _Merged:
     ignored: str | None
 
 
-def _read_user_profiles(profiles_dir: Path) -> dict[str, Layer]:
+def _read_user_profiles(profiles_dir: Path, *, check: bool) -> dict[str, Layer]:
     if not profiles_dir.is_dir():
         raise ProfileError(f"profiles directory {profiles_dir} does not exist")
     users: dict[str, Layer] = {}
@@ -272,7 +291,7 @@ def _read_user_profiles(profiles_dir: Path) -> dict[str, Layer]:
             )
         if name in users:
             raise ProfileError(f"profile {path}: profile '{name}' is also {users[name].source}")
-        users[name] = read_layer(os.fspath(path), cascade=False)
+        users[name] = read_layer(os.fspath(path), cascade=False, check_ffmpeg_args=check)
     return users
 
 

@@ -28,7 +28,10 @@ from clustercode.api.v1 import service_pb2_grpc
 from clustercode.errors import ConfigError
 from clustercode.server.auth import BearerTokenInterceptor
 from clustercode.server.control import ControlPlane
+from clustercode.server.decoding import RequestDecodingInterceptor
+from clustercode.server.health import HealthMonitor
 from clustercode.server.servicer import SERVICE_NAME, ClustercodeServicer
+from clustercode.server.tls import TlsFiles
 
 __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_LISTEN", "ApiServer", "ListenAddress", "serve"]
 
@@ -99,14 +102,24 @@ class ListenAddress:
 
 
 def check_exposure(
-    address: ListenAddress, *, token: str | None, allow_insecure_remote: bool
+    address: ListenAddress, *, token: str | None, allow_insecure_remote: bool, tls: bool = False
 ) -> None:
-    """Refuse to serve other machines without a token, unless the user said so.
+    """Refuse to serve other machines without a token, unless the user said so; warn without TLS.
 
     Raises:
         ConfigError: address is not loopback, token is None and allow_insecure_remote is False.
     """
-    if address.is_loopback or token is not None:
+    if address.is_loopback:
+        return
+    if not tls:
+        log.warning(
+            "WARNING: serving %s to other machines WITHOUT TLS: the bearer token and every "
+            "request travel in clear text, readable and replayable by anyone on the network. "
+            "Set tls_cert and tls_key (--tls-cert/--tls-key), or listen on 127.0.0.1 behind "
+            "a TLS proxy or tunnel.",
+            address.grpc_target(),
+        )
+    if token is not None:
         return
     if allow_insecure_remote:
         log.warning(
@@ -138,6 +151,9 @@ class ApiServer:
         token: str | None = None,
         allow_insecure_remote: bool = False,
         interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+        tls: TlsFiles | None = None,
+        health_interval: float = 5.0,
+        check_health: bool = False,
     ) -> None:
         """Check the configuration; nothing is bound until :meth:`start`.
 
@@ -147,14 +163,29 @@ class ApiServer:
             token: the bearer token clients must send; None serves without authentication.
             allow_insecure_remote: allow a non-loopback address without a token.
             interceptors: run before the token check (e.g. metrics, which count refusals too).
+            tls: serve TLS with these files (None: plain TCP).
+            health_interval: seconds between the health service's checks of Redis and the
+                executor.
+            check_health: let the health service follow the control plane's status (Redis,
+                executor); without it, only the background tasks given to :meth:`watch_task`.
 
         Raises:
             ConfigError: a bad listen address, or a non-loopback one without a token.
         """
         self.listen_address = ListenAddress.parse(listen)
         check_exposure(
-            self.listen_address, token=token, allow_insecure_remote=allow_insecure_remote
+            self.listen_address,
+            token=token,
+            allow_insecure_remote=allow_insecure_remote,
+            tls=tls is not None,
         )
+        self._tls = tls
+        self._credentials = tls.server_credentials() if tls is not None else None
+        self._health_interval = health_interval
+        self._check_health = check_health
+        self._monitor: HealthMonitor | None = None
+        self._monitoring: asyncio.Task[None] | None = None
+        self._watched: list[asyncio.Task[Any]] = []
         self._control = control
         self._token = token
         self._interceptors = list(interceptors)
@@ -192,9 +223,13 @@ class ApiServer:
         Raises:
             ConfigError: the address cannot be bound (in use, or not this machine's).
         """
-        interceptors = [*self._interceptors]
+        # Metrics first (they count refusals too), then authentication, so an unauthenticated
+        # call is UNAUTHENTICATED whatever its body; the decoding interceptor hands it a handler
+        # that takes raw bytes.
+        interceptors: list[Any] = [*self._interceptors]
         if self._token:
             interceptors.append(BearerTokenInterceptor(self._token))
+        interceptors.append(RequestDecodingInterceptor())
         server = grpc.aio.server(interceptors=interceptors, options=_SERVER_OPTIONS)
         service_pb2_grpc.add_ClustercodeServiceServicer_to_server(
             ClustercodeServicer(self._control, shutdown=self._shutdown), server
@@ -206,7 +241,10 @@ class ApiServer:
         )
         target = self.listen_address.grpc_target()
         try:
-            port = server.add_insecure_port(target)
+            if self._credentials is not None:
+                port = server.add_secure_port(target, self._credentials)
+            else:
+                port = server.add_insecure_port(target)
         except RuntimeError as error:
             port = 0
             log.debug("binding %s failed: %s", target, error)
@@ -215,13 +253,29 @@ class ApiServer:
         await server.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._monitor = HealthMonitor(
+            self._health,
+            self._control if self._check_health else None,
+            ("", SERVICE_NAME),
+            interval=self._health_interval,
+        )
+        for task in self._watched:
+            self._monitor.watch(task)
+        self._monitoring = asyncio.create_task(self._monitor.run(), name="clustercode-health")
         # grpc reports 1 for a unix socket, which has no port.
         self._server, self._port = server, 0 if self.listen_address.unix_path else port
         log.info(
-            "clustercode API listening on %s (%s)",
+            "clustercode API listening on %s (%s, %s)",
             self.address,
             "bearer token required" if self._token else "no token",
+            "plain TCP" if self._tls is None else ("mutual TLS" if self._tls.client_ca else "TLS"),
         )
+
+    def watch_task(self, task: asyncio.Task[Any]) -> None:
+        """Report NOT_SERVING once ``task`` (a background task of the service) ends."""
+        self._watched.append(task)
+        if self._monitor is not None:
+            self._monitor.watch(task)
 
     async def stop(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> None:
         """Stop: report NOT_SERVING, end watch streams, let unary calls finish within grace."""
@@ -229,6 +283,10 @@ class ApiServer:
         if server is None:
             return
         self._server = None
+        if self._monitoring is not None:
+            self._monitoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitoring
         await self._health.enter_graceful_shutdown()
         self._shutdown.set()
         await server.stop(grace)
@@ -259,6 +317,8 @@ async def serve(
     grace: float = DEFAULT_GRACE_SECONDS,
     on_listening: Callable[[ApiServer], None] | None = None,
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    tls: TlsFiles | None = None,
+    background: Sequence[asyncio.Task[Any]] = (),
 ) -> None:
     """Serve the API until SIGTERM, SIGINT or ``stop``; then shut down gracefully.
 
@@ -272,6 +332,9 @@ async def serve(
         on_listening: called with the started server, e.g. to print ``address`` or learn
             ``bound_port``.
         interceptors: more server interceptors, run before the token check.
+        tls: serve TLS with these files.
+        background: tasks that must live as long as the server; health turns NOT_SERVING
+            when one ends.
 
     Raises:
         ConfigError: a bad or unbindable address, or an unprotected non-loopback one.
@@ -283,7 +346,11 @@ async def serve(
         token=token,
         allow_insecure_remote=allow_insecure_remote,
         interceptors=interceptors,
+        tls=tls,
+        check_health=True,
     )
+    for task in background:
+        server.watch_task(task)
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from clustercode.errors import ConfigError
+from clustercode.config.token import check_token, read_token_file
 from clustercode.server.errors import AuthenticationError, status_for
 
 __all__ = [
@@ -40,8 +40,6 @@ OPEN_SERVICES = frozenset(
     }
 )
 
-# Visible ASCII only: the token travels in an HTTP/2 header and is compared byte for byte.
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]+")
 _BEARER = re.compile(r"bearer\s+(\S+)\s*", re.IGNORECASE)
 
 
@@ -65,25 +63,12 @@ def resolve_token(
         ConfigError: the token file cannot be read, or a token is empty or has characters a
             header cannot carry.
     """
-    source = "token"
-    if token is None and token_file is not None:
-        path = Path(token_file)
-        source = f"token file {path}"
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"cannot read the token file {path}: {error}") from error
-    if token is None:
-        source = f"${TOKEN_ENV}"
-        token = (os.environ if environ is None else environ).get(TOKEN_ENV)
-    if token is None:
-        return None
-    if not _TOKEN_SHAPE.fullmatch(token):
-        raise ConfigError(
-            f"{source}: the token must be non-empty printable ASCII without spaces "
-            "(e.g. the output of `openssl rand -hex 32`)"
-        )
-    return token
+    if token is not None:
+        return check_token(token, "token")
+    if token_file is not None:
+        return read_token_file(Path(token_file))
+    token = (os.environ if environ is None else environ).get(TOKEN_ENV)
+    return None if token is None else check_token(token.strip(), f"${TOKEN_ENV}")
 
 
 if TYPE_CHECKING:  # generic only in the type stubs

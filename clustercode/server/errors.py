@@ -24,6 +24,7 @@ from clustercode.errors import (
     ManifestError,
     NotFoundError,
     ProfileError,
+    ResourceExhaustedError,
     UnavailableError,
 )
 
@@ -54,6 +55,7 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     ProfileError: grpc.StatusCode.FAILED_PRECONDITION,
     ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
     UnavailableError: grpc.StatusCode.UNAVAILABLE,
+    ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ExecutorError: grpc.StatusCode.UNAVAILABLE,
     # A manifest the local executor cannot run is our bug, not something the caller can fix.
     ManifestError: grpc.StatusCode.INTERNAL,
@@ -61,6 +63,9 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
 }
 
 INTERNAL_MESSAGE = "internal error; the server log has the details"
+
+MAX_MESSAGE_CHARS = 2000
+"""Longer messages are cut: they may quote a request or a file, whatever its size."""
 
 # Trailing metadata key that carries the request field of an INVALID_ARGUMENT, for programs.
 FIELD_METADATA_KEY = "clustercode-field"
@@ -82,7 +87,10 @@ def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
             continue
         if code is grpc.StatusCode.INTERNAL:
             break
-        return code, str(error) or cls.__name__
+        message = str(error) or cls.__name__
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + "..."
+        return code, message
     return grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
 
 

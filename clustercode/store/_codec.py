@@ -18,7 +18,7 @@ from clustercode.models import Job, JobEvent, SliceProgress
 
 _JOB: TypeAdapter[Job] = TypeAdapter(Job)
 _SLICE: TypeAdapter[SliceProgress] = TypeAdapter(SliceProgress)
-_STREAM_ID = re.compile(r"^\d+(?:-\d+)?$")
+_STREAM_ID = re.compile(r"[0-9]+(?:-[0-9]+)?")
 
 
 def encode_job(job: Job) -> str:
@@ -99,10 +99,17 @@ def check_event_id(event_id: str, field: str) -> str:
     Raises:
         InvalidArgumentError: it is neither.
     """
-    if event_id == "$" or _STREAM_ID.match(event_id):
+    # Redis stream ids are two unsigned 64-bit numbers, each at most 20 digits (Redis refuses
+    # longer spellings, even with leading zeros, and larger numbers).
+    if event_id == "$" or (
+        len(event_id) <= 41
+        and _STREAM_ID.fullmatch(event_id)
+        and all(len(part) <= 20 and int(part) < 2**64 for part in event_id.split("-"))
+    ):
         return event_id
+    shown = repr(event_id[:40] + "..." if len(event_id) > 40 else event_id)
     raise InvalidArgumentError(
-        field, f"{event_id!r} is not an event id (like '1700000000000-0'; '0' for the oldest)"
+        field, f"{shown} is not an event id (like '1700000000000-0'; '0' for the oldest)"
     )
 
 

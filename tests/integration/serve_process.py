@@ -158,6 +158,7 @@ def serve_process(
     if token:
         token_file = root / "token"
         token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
         argv += ["--token-file", str(token_file)]
     argv += args
     full_env = {

@@ -222,6 +222,7 @@ def test_default_deployment_serves_with_config_and_token(defaults: list[Manifest
     assert mounts["config"]["mountPath"] == "/etc/clustercode/config.yaml"
     assert volumes["token"]["secret"] == {
         "secretName": f"{full}-token",
+        "defaultMode": 0o440,
         "items": [{"key": "token", "path": "token"}],
     }
     assert mounts["token"]["mountPath"] == "/etc/clustercode/token"
@@ -344,7 +345,7 @@ def test_variant_objects_and_deployment(variant: list[Manifest]) -> None:
     assert spec["imagePullSecrets"] == [{"name": "regcred"}]
     volumes, mounts = _volumes(deployment), _mounts(deployment)
     assert volumes["token"]["secret"] == {
-        "secretName": "cc-api", "items": [{"key": "bearer", "path": "token"}]
+        "secretName": "cc-api", "defaultMode": 0o440, "items": [{"key": "bearer", "path": "token"}]
     }  # fmt: skip
     assert volumes["argo-token"]["secret"] == {
         "secretName": "argo-token", "items": [{"key": "tok", "path": "token"}]

@@ -76,6 +76,7 @@ def server(tmp_path: Path, executor_env: dict[str, str]) -> Iterator[Server]:
     (profiles / "slow.yaml").write_text(SLOW_PROFILE)
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
     env = {
         **os.environ,
         "CLUSTERCODE_SETTLE_SECONDS": "0",

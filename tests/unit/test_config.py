@@ -117,6 +117,7 @@ def test_settings_are_frozen() -> None:
 def test_token_file(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("s3cret\n")
+    token.chmod(0o600)
     settings = load_settings(require_library=False, token_file=token, listen="0.0.0.0:50051")
     assert settings.bearer_token() == "s3cret"
     token.write_text("")

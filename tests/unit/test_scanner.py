@@ -33,6 +33,7 @@ def run(
     settle_seconds: float = 10,
     exclude: Sequence[Path] = (),
     now: float | None = None,
+    follow_links_out: bool = False,
 ) -> list[str]:
     entries = scan(
         roots,
@@ -41,6 +42,7 @@ def run(
         settle_seconds=settle_seconds,
         now=now,
         stats=stats,
+        follow_links_out=follow_links_out,
     )
     return [str(e.path.relative_to(e.root)) for e in entries]
 
@@ -128,6 +130,14 @@ def test_excluded_directories_are_never_entered_even_through_symlinks(tmp_path: 
     (library / "scratch").symlink_to(work)
     stats = ScanStats()
     found = run([library], stats, exclude=[output, work, tmp_path / "missing"])
+    assert found == ["in.mkv"]
+    assert stats.skipped["excluded"] == 2  # transcoded, alias
+    assert stats.skipped["link_out"] == 1  # scratch leads out of the library
+    # Allowed to follow links out, the scanner still never enters an excluded directory.
+    stats = ScanStats()
+    found = run(
+        [library], stats, exclude=[output, work, tmp_path / "missing"], follow_links_out=True
+    )
     assert found == ["in.mkv"]
     assert stats.skipped["excluded"] == 3  # transcoded, alias, scratch
     # A root that is itself excluded yields nothing.

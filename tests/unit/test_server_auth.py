@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from clustercode.cli.main import main
 from clustercode.errors import ConfigError
 from clustercode.server import ListenAddress, resolve_token
 from clustercode.server.app import check_exposure
@@ -14,6 +16,7 @@ from clustercode.server.app import check_exposure
 def test_explicit_token_wins(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("from-file\n")
+    token_file.chmod(0o600)
     environ = {"CLUSTERCODE_TOKEN": "from-env"}
     assert resolve_token(token="explicit", token_file=token_file, environ=environ) == "explicit"
     assert resolve_token(token_file=token_file, environ=environ) == "from-file"
@@ -22,16 +25,70 @@ def test_explicit_token_wins(tmp_path: Path) -> None:
 
 
 def test_unreadable_token_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"cannot read the token file .*missing"):
+    with pytest.raises(ConfigError, match=r"token_file: cannot read .*missing"):
         resolve_token(token_file=tmp_path / "missing", environ={})
 
 
-@pytest.mark.parametrize("content", ["", "  \n", "two words", "naïve"])
-def test_bad_token_file_content(tmp_path: Path, content: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("", "is empty"),
+        ("  \n", "is empty"),
+        ("two words", "the token must be non-empty printable ASCII without spaces"),
+        ("naïve", "the token must be non-empty"),
+        ("\xff\xfe", "the token must be non-empty"),
+    ],
+)
+def test_bad_token_file_content(tmp_path: Path, content: str, problem: str) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(content)
-    with pytest.raises(ConfigError, match=r"token file .*token: the token must be non-empty"):
+    token_file.chmod(0o600)
+    with pytest.raises(ConfigError, match=r"token_file.*token") as caught:
         resolve_token(token_file=token_file, environ={})
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604, 0o640, 0o660, 0o666])
+def test_token_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("a" * 40)
+    token_file.chmod(mode)
+    if mode & 0o070 and not mode & 0o007:
+        os.chown(token_file, -1, os.getegid() + 1)  # a group other than the service's
+    with pytest.raises(ConfigError) as caught:
+        resolve_token(token_file=token_file, environ={})
+    assert f"(mode {mode:04o})" in str(caught.value)
+    assert str(caught.value).endswith(f"Fix: chmod 600 {token_file}")
+    assert "a" * 40 not in str(caught.value)
+
+
+def test_group_readable_token_file_of_the_services_own_group(tmp_path: Path) -> None:
+    # How Kubernetes mounts a secret with fsGroup: root-owned, mode 0440, the pod's group.
+    token_file = tmp_path / "token"
+    token_file.write_text("b" * 40)
+    token_file.chmod(0o440)
+    assert resolve_token(token_file=token_file, environ={}) == "b" * 40
+
+
+def test_short_tokens_warn(caplog: pytest.LogCaptureFixture) -> None:
+    assert resolve_token(token="short-one") == "short-one"
+    assert "only 9 characters" in caplog.text
+    caplog.clear()
+    assert resolve_token(token="x" * 32) == "x" * 32
+    assert caplog.text == ""
+
+
+def test_token_new_writes_a_private_file(tmp_path: Path) -> None:
+    target = tmp_path / "token"
+    assert main(["token", "new", "--file", str(target)]) == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+    token = target.read_text().strip()
+    assert len(token) >= 32 and token.isprintable() and " " not in token
+    assert resolve_token(token_file=target, environ={}) == token
+    assert main(["token", "new", "--file", str(target)]) == 1  # never silently replaced
+    assert target.read_text().strip() == token
+    assert main(["token", "new", "--file", str(target), "--force"]) == 0
+    assert target.read_text().strip() != token
 
 
 def test_bad_env_token() -> None:
