@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -51,6 +52,7 @@ type podRun struct {
 	proc     *os.Process
 	done     chan struct{}
 	deleted  bool
+	exited   bool
 	info     podInfo
 	signalMu sync.Mutex
 }
@@ -106,6 +108,11 @@ func (k *Kubelet) Run(ctx context.Context) {
 	informer := factory.Core().V1().Pods().Informer()
 	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { k.admit(ctx, obj.(*corev1.Pod)) },
+		UpdateFunc: func(_, obj any) {
+			if pod := obj.(*corev1.Pod); pod.DeletionTimestamp != nil {
+				k.terminate(pod)
+			}
+		},
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = tomb.Obj
@@ -150,11 +157,6 @@ func describe(pod *corev1.Pod) podInfo {
 	}
 	if tmpl, err := podTemplate(pod); err == nil {
 		info.Template = tmpl.Name
-		for _, p := range tmpl.Inputs.Parameters {
-			if p.Value != nil {
-				info.Params[p.Name] = p.Value.String()
-			}
-		}
 	}
 	return info
 }
@@ -212,11 +214,11 @@ func (k *Kubelet) admit(ctx context.Context, pod *corev1.Pod) {
 	}
 	key := podKey(pod.Namespace, pod.Name)
 	k.mu.Lock()
-	if k.started[key] {
+	if k.started[string(pod.UID)] {
 		k.mu.Unlock()
 		return
 	}
-	k.started[key] = true
+	k.started[string(pod.UID)] = true
 	info := describe(pod)
 	runCtx, cancel := context.WithCancel(ctx)
 	r := &podRun{key: key, pod: pod.DeepCopy(), cancel: cancel, done: make(chan struct{}), info: info}
@@ -228,9 +230,14 @@ func (k *Kubelet) admit(ctx context.Context, pod *corev1.Pod) {
 
 func (k *Kubelet) deleted(pod *corev1.Pod) {
 	k.mu.Lock()
-	r := k.pods[podKey(pod.Namespace, pod.Name)]
+	key := podKey(pod.Namespace, pod.Name)
+	r := k.pods[key]
+	if r != nil && r.pod.UID != pod.UID {
+		r = nil // a pod of the same name created since
+	}
 	if r != nil {
 		r.deleted = true
+		delete(k.pods, key)
 	}
 	k.mu.Unlock()
 	if r != nil {
@@ -238,6 +245,48 @@ func (k *Kubelet) deleted(pod *corev1.Pod) {
 		k.kill(r, syscall.SIGKILL)
 		r.cancel()
 	}
+}
+
+// terminate stops a pod being deleted gracefully: SIGTERM to its process, SIGKILL after the
+// grace, argoexec finalises its task result, then the pod object is removed (see runPod). A pod
+// whose process is not running is removed at once.
+func (k *Kubelet) terminate(pod *corev1.Pod) {
+	k.mu.Lock()
+	r := k.pods[podKey(pod.Namespace, pod.Name)]
+	if r != nil && r.pod.UID != pod.UID {
+		r = nil
+	}
+	running := r != nil && r.proc != nil && !r.exited
+	if r != nil {
+		r.deleted = true
+	}
+	k.mu.Unlock()
+	if !running {
+		if r != nil {
+			r.cancel()
+		}
+		k.remove(pod)
+		return
+	}
+	k.logf("pod %s is being deleted: stopping its process", r.key)
+	k.kill(r, syscall.SIGCONT)
+	k.kill(r, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-r.done:
+		case <-time.After(k.grace):
+			k.kill(r, syscall.SIGKILL)
+		}
+	}()
+}
+
+// remove deletes the pod object for good (grace period 0), as the kubelet does once its
+// containers are stopped.
+func (k *Kubelet) remove(pod *corev1.Pod) {
+	zero := int64(0)
+	_ = k.stores.Kube.CoreV1().Pods(pod.Namespace).Delete(context.Background(), pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID},
+	})
 }
 
 func (k *Kubelet) kill(r *podRun, sig syscall.Signal) {
@@ -305,9 +354,10 @@ func initStatuses(pod *corev1.Pod, at metav1.Time) []corev1.ContainerStatus {
 	return out
 }
 
-func (k *Kubelet) matchRule(info podInfo) *deleteRule {
+func (k *Kubelet) matchRule(r *podRun) *deleteRule {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	info := r.info
 	for i := range k.rules {
 		rule := &k.rules[i]
 		if rule.used || rule.Namespace != info.Namespace || rule.Workflow != info.Workflow || (rule.Task != info.Template && rule.Task != info.Task) || rule.Attempt != info.Attempt {
@@ -344,7 +394,7 @@ func (k *Kubelet) addRule(ctx context.Context, rule deleteRule) {
 			continue
 		default:
 		}
-		if matched := k.matchRule(r.info); matched != nil {
+		if matched := k.matchRule(r); matched != nil {
 			go k.applyRule(ctx, r, *matched)
 		}
 	}
@@ -432,6 +482,7 @@ func (k *Kubelet) runPod(ctx context.Context, r *podRun) error {
 		return k.failPod(ctx, r, fmt.Sprintf("cannot start %s: %v", argv[0], startErr))
 	}
 	k.stats.started(r.info)
+	k.logf("pod %s: started %q in %s", r.key, argv, dir)
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait(); close(rt.exited()) }()
 
@@ -448,12 +499,21 @@ func (k *Kubelet) runPod(ctx context.Context, r *podRun) error {
 	if err != nil {
 		k.kill(r, syscall.SIGKILL)
 	}
-	if rule := k.matchRule(r.info); rule != nil {
+	k.nodeInputs(ctx, r)
+	if rule := k.matchRule(r); rule != nil {
 		go k.applyRule(ctx, r, *rule)
 	}
-	go k.watchProgress(ctx, r, main, mounts)
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		k.watchProgress(ctx, r, rt.exited(), mounts)
+	}()
 
 	waitErr := <-waited
+	<-progressDone
+	k.mu.Lock()
+	r.exited = true
+	k.mu.Unlock()
 	k.stats.finished(r.info)
 	exitCode := 0
 	if cmd.ProcessState != nil {
@@ -467,13 +527,21 @@ func (k *Kubelet) runPod(ctx context.Context, r *podRun) error {
 	k.mu.Lock()
 	deleted := r.deleted
 	k.mu.Unlock()
-	if deleted || ctx.Err() != nil {
-		return nil // the pod is gone: nobody reports for it
+	if ctx.Err() != nil {
+		return nil // the harness stops
+	}
+	if deleted {
+		// argoexec's wait container, signalled too, still reports and finalises the task result
+		// before the pod is gone.
+		reportOutputs(context.WithoutCancel(ctx), we)
+		k.remove(r.pod)
+		return nil
 	}
 	finished := metav1.Now()
 	reason := "Completed"
 	if exitCode != 0 {
 		reason = "Error"
+		k.logf("pod %s: exit status %d; its output ends:\n%s", r.key, exitCode, tail(logPath, 2000))
 	}
 	mainState := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 		ExitCode: int32(exitCode), Reason: reason, StartedAt: start, FinishedAt: finished,
@@ -499,7 +567,33 @@ func (k *Kubelet) runPod(ctx context.Context, r *podRun) error {
 	})
 }
 
+// applyRule deletes a pod "mid-run": its process is frozen (SIGSTOP) until Argo's status shows
+// the node Running, so the controller knows the pod ran, then the pod is deleted (after
+// after_seconds) as `kubectl delete pod` would, which kills the process.
 func (k *Kubelet) applyRule(ctx context.Context, r *podRun, rule deleteRule) {
+	k.kill(r, syscall.SIGSTOP)
+	nodeID := podEnv(r.pod, common.EnvVarNodeID)
+	// Past Argo's grace for a pod missing right after its node started (then it would create
+	// the pod again instead of failing the attempt).
+	grace, err := time.ParseDuration(os.Getenv("RECENTLY_STARTED_POD_DURATION"))
+	if err != nil {
+		grace = 10 * time.Second
+	}
+	deadline := time.Now().Add(30*time.Second + grace)
+	for time.Now().Before(deadline) {
+		wf, err := k.stores.Workflow.ArgoprojV1alpha1().Workflows(r.pod.Namespace).Get(ctx, r.info.Workflow, metav1.GetOptions{})
+		if err == nil {
+			node := wf.Status.Nodes[nodeID]
+			if node.Phase == wfv1.NodeRunning && time.Since(node.StartedAt.Time) > grace+200*time.Millisecond {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	select {
 	case <-time.After(time.Duration(rule.After * float64(time.Second))):
 	case <-ctx.Done():
@@ -516,6 +610,33 @@ func (k *Kubelet) failPod(ctx context.Context, r *podRun, message string) error 
 		s.Message = message
 		s.Reason = "HarnessError"
 	})
+}
+
+// nodeInputs reads the input parameters of the pod's node from the Workflow's status (argoexec's
+// ARGO_TEMPLATE leaves them out), so delete rules can name a slice by its parameters.
+func (k *Kubelet) nodeInputs(ctx context.Context, r *podRun) {
+	nodeID := podEnv(r.pod, common.EnvVarNodeID)
+	for try := 0; try < 20 && ctx.Err() == nil; try++ {
+		wf, err := k.stores.Workflow.ArgoprojV1alpha1().Workflows(r.pod.Namespace).Get(ctx, r.info.Workflow, metav1.GetOptions{})
+		if err == nil {
+			if node, ok := wf.Status.Nodes[nodeID]; ok {
+				params := map[string]string{}
+				if node.Inputs != nil {
+					for _, p := range node.Inputs.Parameters {
+						if p.Value != nil {
+							params[p.Name] = p.Value.String()
+						}
+					}
+				}
+				k.mu.Lock()
+				r.info.Params = params
+				k.mu.Unlock()
+				k.security.setParams(r.key, params)
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // stripExecutor removes the `argoexec emissary ... --` prefix the controller puts before the
@@ -585,7 +706,9 @@ func (k *Kubelet) environment(pod *corev1.Pod, c *corev1.Container, mounts *moun
 	return out
 }
 
-func (k *Kubelet) watchProgress(ctx context.Context, r *podRun, c *corev1.Container, mounts *mountTable) {
+// watchProgress is argoexec's progress monitor: the last `N/M` line of ARGO_PROGRESS_FILE,
+// read every second (and once more when the process has exited), goes to the task result.
+func (k *Kubelet) watchProgress(ctx context.Context, r *podRun, exited <-chan struct{}, mounts *mountTable) {
 	path := mounts.mapPath(podEnv(r.pod, common.EnvVarProgressFile))
 	if path == "" {
 		return
@@ -597,24 +720,31 @@ func (k *Kubelet) watchProgress(ctx context.Context, r *podRun, c *corev1.Contai
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.doneSignal():
+		case <-exited:
+			k.reportProgress(ctx, r, path, last)
 			return
 		case <-ticker.C:
+			last = k.reportProgress(ctx, r, path, last)
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		line := strings.TrimSpace(lines[len(lines)-1])
-		progress, ok := wfv1.ParseProgress(line)
-		if !ok || line == last {
-			continue
-		}
-		last = line
-		patch := map[string]any{"progress": string(progress)}
-		_ = patchTaskResult(ctx, k.stores, r.pod.Namespace, podEnv(r.pod, common.EnvVarNodeID), patch)
 	}
+}
+
+func (k *Kubelet) reportProgress(ctx context.Context, r *podRun, path, last string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return last
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	line := strings.TrimSpace(lines[len(lines)-1])
+	progress, ok := wfv1.ParseProgress(line)
+	if !ok || line == last {
+		return last
+	}
+	patch := map[string]any{"progress": string(progress)}
+	if err := patchTaskResult(ctx, k.stores, r.pod.Namespace, podEnv(r.pod, common.EnvVarNodeID), patch); err != nil {
+		k.logf("pod %s: progress: %v", r.key, err)
+	}
+	return line
 }
 
 func (r *podRun) doneSignal() <-chan struct{} { return r.done }
@@ -624,4 +754,18 @@ func logger(verbose bool) func(string, ...any) {
 		return func(string, ...any) {}
 	}
 	return log.Printf
+}
+
+// tail is the end of a file, for the log.
+func tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, 0)
+	}
+	data, _ := io.ReadAll(f)
+	return string(data)
 }

@@ -14,8 +14,8 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"crypto/tls"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -102,6 +102,9 @@ func parseFlags(args []string) (*options, error) {
 var controllerEnv = map[string]string{
 	"DEFAULT_REQUEUE_TIME":          "1s",
 	"RECENTLY_DELETED_POD_DURATION": "2s",
+	// A pod missing this soon after its node started is created again rather than failed (a
+	// grace period for informer lag, 10s by default; the harness's informers are in memory).
+	"RECENTLY_STARTED_POD_DURATION": "1s",
 }
 
 func withControllerEnv() {

@@ -60,3 +60,12 @@ func (s *SecurityLog) list(ns, workflow string) []PodCheck {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+func (s *SecurityLog) setParams(key string, params map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.results[key]; ok {
+		r.Params = params
+		s.results[key] = r
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -190,6 +191,10 @@ func (t *versionedTracker) Create(gvr schema.GroupVersionResource, obj runtime.O
 	if m.GetNamespace() == "" {
 		m.SetNamespace(ns)
 	}
+	// As the API server's pod strategy does: a new pod is Pending.
+	if pod, ok := obj.(*corev1.Pod); ok {
+		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1.PodQOSBurstable}
+	}
 	if err := t.ObjectTracker.Create(gvr, obj, ns, opts...); err != nil {
 		return err
 	}
@@ -250,11 +255,42 @@ func (t *versionedTracker) Delete(gvr schema.GroupVersionResource, ns, name stri
 			}
 		}
 	}
+	// A running pod is deleted gracefully, as the API server does: it is marked with a deletion
+	// timestamp, its kubelet stops the containers and then removes it (grace period 0).
+	if pod, ok := current.(*corev1.Pod); ok && pod.DeletionTimestamp == nil && pod.Status.Phase == corev1.PodRunning && !forced(opts) {
+		pod = pod.DeepCopy()
+		now := metav1.Now()
+		grace := int64(30)
+		for _, o := range opts {
+			if o.GracePeriodSeconds != nil {
+				grace = *o.GracePeriodSeconds
+			}
+		}
+		pod.DeletionTimestamp = &now
+		pod.DeletionGracePeriodSeconds = &grace
+		t.rev.mu.Lock()
+		pod.ResourceVersion = t.rev.bump()
+		t.rev.mu.Unlock()
+		if err := t.ObjectTracker.Update(gvr, pod, ns); err != nil {
+			return err
+		}
+		t.emit(gvr, ns, watch.Modified, pod)
+		return nil
+	}
 	if err := t.ObjectTracker.Delete(gvr, ns, name, opts...); err != nil {
 		return err
 	}
 	t.emit(gvr, ns, watch.Deleted, current)
 	return nil
+}
+
+func forced(opts []metav1.DeleteOptions) bool {
+	for _, o := range opts {
+		if o.GracePeriodSeconds != nil && *o.GracePeriodSeconds == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // use makes a fake clientset's reactions go to the tracker.
@@ -296,4 +332,3 @@ func newStores() *Stores {
 
 	return &Stores{Kube: kube, Workflow: wf, wfTrack: wfTrack, rev: rev}
 }
-
