@@ -33,7 +33,7 @@ validator:
 
 # Argo's workflow-controller in-process with a process kubelet (docs/argo.md).
 argo-harness:
-	cd tools/argo-harness && nice -n 10 go build -trimpath -o argo-harness .
+	cd tools/argo-harness && nice -n 10 go build -o argo-harness .
 
 # The Argo end-to-end tests: they run on tools/argo-harness.
 E2E_ARGO := tests/integration/test_argo_executor.py tests/integration/test_argo_controller.py \
