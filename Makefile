@@ -2,7 +2,8 @@
 PYTHON ?= python3
 export PATH := $(HOME)/go/bin:$(PATH)
 
-.PHONY: install check lint typecheck imports proto-check generate test bench validator argo-harness e2e-argo
+.PHONY: install check lint typecheck imports proto-check generate test test-media bench validator \
+	argo-harness e2e-argo
 
 install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
@@ -53,8 +54,41 @@ e2e-argo: argo-harness
 		echo "e2e-argo: $$(tail -n 1 .state/e2e-argo.log | tr -d '=' | sed 's/^ *//') on Argo's workflow-controller v4.0.5 (log: .state/e2e-argo.log)"; \
 		exit $$status
 
+# The media tests alone, for each extra ffmpeg of the matrix (CLUSTERCODE_FFMPEG selects it).
+MEDIA_TESTS = tests/pipelines/test_ffmpeg_check.py tests/pipelines/test_steps_media.py \
+	tests/pipelines/test_steps_failures.py tests/integration/test_local_pipeline.py
+
+test-media:
+	$(PYTHON) -m pytest -n 2 $(MEDIA_TESTS)
+
 bench:
 	$(PYTHON) -m benchmarks.bench_pipeline
 	$(PYTHON) -m benchmarks.bench_scan
 	$(PYTHON) -m benchmarks.bench_library_scan
 	$(PYTHON) -m benchmarks.bench_history
+
+# Packaging, checked without a container runtime: the dependency lock, the Containerfile and
+# compose.yaml. `make lock` after editing dependencies in pyproject.toml (keeps every pin that
+# still fits); `make lock-upgrade` moves every pin to the newest version pyproject.toml allows.
+.PHONY: lock lock-upgrade lock-check hadolint compose-validator compose-check packaging-check
+
+lock:
+	UV="$(PYTHON) -m uv" tools/lock
+
+lock-upgrade:
+	UV="$(PYTHON) -m uv" tools/lock --upgrade
+
+lock-check:
+	UV="$(PYTHON) -m uv" tools/lock --check
+
+hadolint:
+	hadolint --failure-threshold style Containerfile
+
+compose-validator:
+	cd tools/compose-validate && go build -o compose-validate .
+
+compose-check: compose-validator
+	CLUSTERCODE_LIBRARY=/srv/media CLUSTERCODE_OUTPUT=/srv/transcoded \
+	  tools/compose-validate/compose-validate compose.yaml
+
+packaging-check: lock-check hadolint compose-check

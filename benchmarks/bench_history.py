@@ -26,12 +26,12 @@ from pathlib import Path
 
 import redis
 
-from clustercode import keys
-from clustercode._history_codec import encode_job, index_entry
-from clustercode.filecache import FileRecord
-from clustercode.history import FINISHED_STATES, History
 from clustercode.models import Job, JobState
-from clustercode.redisconn import RedisHandle, connect
+from clustercode.store import keys
+from clustercode.store._codec import encode_job, index_entry
+from clustercode.store.connection import RedisHandle, connect
+from clustercode.store.filecache import FileRecord
+from clustercode.store.history import FINISHED_STATES, History
 
 PAGE = 100
 TARGET_MS = 20.0

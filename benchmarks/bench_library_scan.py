@@ -20,12 +20,12 @@ from pathlib import Path
 
 from benchmarks.bench_scan import build_tree
 from clustercode.config import load_settings
-from clustercode.decide import Decider, new_job
-from clustercode.history import History
+from clustercode.jobs.decide import Decider, new_job
+from clustercode.library.scanner import scan
 from clustercode.models import DecisionKind, JobState
-from clustercode.profiles import ProfileSet
-from clustercode.redisconn import connect
-from clustercode.scanner import scan
+from clustercode.profiles.profileset import ProfileSet
+from clustercode.store.connection import connect
+from clustercode.store.history import History
 
 TARGET_S = 5.0
 

@@ -5,7 +5,7 @@ Generates a tree of DIRS directories with FILES small media files each (default 
 and a few companion files, all dated an hour back so none is still settling. Then times, over
 RUNS runs each, the median of:
 
-- walk only: :func:`clustercode.scanner.scan`;
+- walk only: :func:`clustercode.library.scanner.scan`;
 - walk + resolve, cold: a new :class:`ProfileSet` per run (the first scan after a start);
 - walk + resolve, warm: one :class:`ProfileSet` across runs (every later scan);
 
@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from clustercode.config import DEFAULT_MEDIA_EXTENSIONS
-from clustercode.profiles import ProfileSet
-from clustercode.scanner import ScanStats, scan
+from clustercode.config.settings import DEFAULT_MEDIA_EXTENSIONS
+from clustercode.library.scanner import ScanStats, scan
+from clustercode.profiles.profileset import ProfileSet
 
 TARGET_S = 3.0
 

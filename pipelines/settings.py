@@ -12,10 +12,6 @@ from typing import Any, Literal
 
 Container = Literal["mkv", "mp4"]
 
-MIN_SLICE_SECONDS = 5.0
-"""``min_slices`` never makes slices shorter than this: each slice costs a process start and a
-seek, and a very short one cannot amortise them."""
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamKeep:

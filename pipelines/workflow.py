@@ -16,18 +16,24 @@ from typing import Any, Literal
 from hera.workflows import DAG, Container, Env, Parameter, RetryStrategy, Workflow
 from hera.workflows import models as m
 
+from pipelines.contract import (
+    AUDIO,
+    CLEANUP,
+    ENCODE,
+    INDEX_INPUT,
+    JOB_ID_LABEL,
+    MERGE,
+    RESULT_OUTPUT,
+    SETTINGS_PARAMETER,
+    SLICES_OUTPUT,
+    SPLIT,
+    STEP_NAMES,
+)
 from pipelines.settings import EncodeSettings
 
 ENTRYPOINT = "main"
 """Name of the DAG template."""
 
-STEP_NAMES = ("split", "encode", "audio", "merge", "cleanup")
-"""Step templates; :attr:`WorkflowSpec.steps` keys must be among these."""
-
-SETTINGS_PARAMETER = "settings"
-"""Workflow argument carrying :meth:`EncodeSettings.to_json`."""
-
-JOB_ID_LABEL = "clustercode.io/job-id"
 SLICES_FILE = "slices.json"
 RESULT_FILE = "result.json"
 
@@ -387,7 +393,7 @@ def build_workflow(spec: WorkflowSpec) -> Workflow:
         name=spec.name,
         namespace=spec.namespace,
         entrypoint=ENTRYPOINT,
-        on_exit="cleanup",
+        on_exit=CLEANUP,
         arguments=[Parameter(name=SETTINGS_PARAMETER, value=spec.settings.to_json())],
         labels={**spec.labels, JOB_ID_LABEL: spec.job_id},
         annotations=dict(spec.annotations) or None,
@@ -411,38 +417,38 @@ def build_workflow(spec: WorkflowSpec) -> Workflow:
     ) as workflow:
         split = _step(
             spec,
-            "split",
+            SPLIT,
             [*common, "--slices-out", slices_path],
-            outputs=[Parameter(name="slices", value_from=m.ValueFrom(path=slices_path))],
+            outputs=[Parameter(name=SLICES_OUTPUT, value_from=m.ValueFrom(path=slices_path))],
         )
         encode = _step(
             spec,
-            "encode",
-            [*common, "--index", "{{inputs.parameters.index}}"],
-            inputs=[Parameter(name="index")],
+            ENCODE,
+            [*common, "--index", f"{{{{inputs.parameters.{INDEX_INPUT}}}}}"],
+            inputs=[Parameter(name=INDEX_INPUT)],
         )
-        audio = _step(spec, "audio", common) if spec.settings.audio is not None else None
+        audio = _step(spec, AUDIO, common) if spec.settings.audio is not None else None
         merge = _step(
             spec,
-            "merge",
+            MERGE,
             [*common, "--output", spec.output, "--result-out", result_path],
-            outputs=[Parameter(name="result", value_from=m.ValueFrom(path=result_path))],
+            outputs=[Parameter(name=RESULT_OUTPUT, value_from=m.ValueFrom(path=result_path))],
         )
-        _step(spec, "cleanup", ["--work", spec.work_dir])
+        _step(spec, CLEANUP, ["--work", spec.work_dir])
         with DAG(name=ENTRYPOINT, parallelism=spec.parallelism):
-            split_task = split(name="split")
+            split_task = split(name=SPLIT)
             assert split_task is not None  # a template called in a DAG context returns its task
             encode(
-                name="encode",
-                arguments={"index": "{{item.index}}"},
-                with_param=split_task.get_parameter("slices").value,
-                depends="split",
+                name=ENCODE,
+                arguments={INDEX_INPUT: f"{{{{item.{INDEX_INPUT}}}}}"},
+                with_param=split_task.get_parameter(SLICES_OUTPUT).value,
+                depends=SPLIT,
             )
-            merge_depends = "encode"
+            merge_depends = ENCODE
             if audio is not None:
-                audio(name="audio", depends="split")
-                merge_depends = "encode && audio"
-            merge(name="merge", depends=merge_depends)
+                audio(name=AUDIO, depends=SPLIT)
+                merge_depends = f"{ENCODE} && {AUDIO}"
+            merge(name=MERGE, depends=merge_depends)
     return workflow
 
 

@@ -33,7 +33,7 @@ from hera.workflows.models import (
 )
 from pydantic import ValidationError
 
-from clustercode._argo_settings import ArgoSettings
+from clustercode.config.argo import ArgoSettings
 from clustercode.errors import (
     ClustercodeError,
     ConfigError,

@@ -1,8 +1,9 @@
 """Read a Workflow manifest into the plan the local executor runs, refusing what it cannot run.
 
-Every key of the manifest is either supported, ignored because it only matters to Kubernetes
-(images, resources, scheduling, pod GC), or a :class:`ManifestError` naming the field. Variable
-references are checked against their scope here too, so a bad manifest fails at submit time.
+hera's generated models parse the manifest (see :mod:`._manifest_policy` for which fields are
+supported, ignored as Kubernetes-only, or refused); this module walks the typed Workflow into a
+:class:`Plan`. Variable references are checked against their scope here too, so a bad manifest
+fails at submit time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,20 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hera.workflows import models as m
+
 from clustercode.errors import ManifestError
+from clustercode.executors._manifest_policy import (
+    CONTAINER_TEMPLATE,
+    DAG_TEMPLATE,
+    INPUT_PARAMETER,
+    OUTPUT_PARAMETER,
+    check_fields,
+    first_refused,
+    read_workflow,
+    required,
+    unsupported,
+)
 from clustercode.executors._plan import (
     ContainerTemplate,
     DagTemplate,
@@ -26,21 +40,6 @@ from clustercode.executors._plan import (
 from clustercode.executors._substitution import parse_duration, references
 from clustercode.executors.base import Phase
 
-_K8S_SPEC = {
-    "serviceAccountName", "automountServiceAccountToken", "podGC", "ttlStrategy", "nodeSelector",
-    "tolerations", "affinity", "imagePullSecrets", "podPriorityClassName", "priority",
-    "schedulerName", "securityContext", "podMetadata", "podDisruptionBudget", "dnsPolicy",
-    "dnsConfig", "hostAliases", "archiveLogs", "workflowMetadata", "hostNetwork",
-}  # fmt: skip
-_K8S_TEMPLATE = {
-    "nodeSelector", "tolerations", "affinity", "metadata", "serviceAccountName",
-    "automountServiceAccountToken", "priorityClassName", "schedulerName", "securityContext",
-}  # fmt: skip
-_K8S_CONTAINER = {
-    "name", "image", "imagePullPolicy", "resources", "securityContext", "lifecycle",
-    "livenessProbe", "readinessProbe", "startupProbe", "ports", "terminationMessagePath",
-    "terminationMessagePolicy", "resizePolicy",
-}  # fmt: skip
 _DEPENDS_PHASES = {
     "Succeeded": frozenset({Phase.SUCCEEDED}),
     "Failed": frozenset({Phase.FAILED}),
@@ -52,152 +51,126 @@ _DEFAULT_PHASES = frozenset({Phase.SUCCEEDED, Phase.SKIPPED})
 _WORKFLOW_VARIABLES = {"workflow.name", "workflow.namespace", "workflow.status"}
 
 
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ManifestError(f"manifest field {where}: expected an object")
-    return value
-
-
-def _list(value: Any, where: str) -> Sequence[Any]:
-    if not isinstance(value, list):
-        raise ManifestError(f"manifest field {where}: expected a list")
-    return value
-
-
-def _str(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise ManifestError(f"manifest field {where}: expected a string")
-    return value
-
-
-def _int(value: Any, where: str, minimum: int = 0) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+def _int(value: m.IntOrString | int, where: str, minimum: int = 0) -> int:
+    """An integer Argo may also write as a string (``"2"``)."""
+    raw = value.root if isinstance(value, m.IntOrString) else value
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw)
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < minimum:
         raise ManifestError(f"manifest field {where}: expected an integer >= {minimum}")
-    return value
+    return raw
 
 
-def _check_keys(
-    obj: Mapping[str, Any], where: str, supported: set[str], ignored: set[str] | None = None
-) -> None:
-    for key in obj:
-        if key not in supported and key not in (ignored or set()):
-            raise ManifestError(
-                f"manifest field {where}.{key} is not supported by the local executor"
-            )
-
-
-def _parameters(value: Any, where: str, *, value_required: bool) -> tuple[Input, ...]:
+def _parameters(
+    holder: m.Arguments | m.Inputs | None, where: str, *, value_required: bool
+) -> tuple[Input, ...]:
+    if holder is None:
+        return ()
+    check_fields(holder, where)
     params = []
-    for i, raw in enumerate(_list(value, where)):
-        at = f"{where}[{i}]"
-        param = _object(raw, at)
-        _check_keys(param, at, {"name", "value", "default", "description"})
-        has_value = "value" in param
-        if value_required and not has_value:
+    for i, param in enumerate(holder.parameters or []):
+        at = f"{where}.parameters[{i}]"
+        check_fields(param, at, INPUT_PARAMETER)
+        if value_required and param.value is None:
             raise ManifestError(f"manifest field {at}: parameter needs a value")
-        params.append(
-            Input(
-                name=_str(param.get("name"), f"{at}.name"),
-                value=_str(param["value"], f"{at}.value") if has_value else None,
-                default=_str(param["default"], f"{at}.default") if "default" in param else None,
-            )
-        )
+        params.append(Input(name=param.name, value=param.value, default=param.default))
     return tuple(params)
 
 
-def _retry(value: Any, where: str) -> Retry:
-    raw = _object(value, where)
-    _check_keys(raw, where, {"limit", "retryPolicy", "backoff"}, {"affinity"})
-    policy = raw.get("retryPolicy", "OnFailure")
+def _retry(retry: m.RetryStrategy, where: str) -> Retry:
+    check_fields(retry, where)
+    policy = retry.retry_policy or "OnFailure"
     if policy not in ("Always", "OnFailure", "OnError"):
         raise ManifestError(
             f"manifest field {where}.retryPolicy {policy!r} is not supported by the local "
             "executor (Always, OnFailure, OnError)"
         )
-    backoff = _object(raw.get("backoff", {}), f"{where}.backoff")
+    backoff = retry.backoff or m.Backoff()
     at = f"{where}.backoff"
-    _check_keys(backoff, at, {"duration", "factor", "cap", "maxDuration"})
+    check_fields(backoff, at)
     return Retry(
-        limit=_int(raw.get("limit", 0), f"{where}.limit"),
+        limit=0 if retry.limit is None else _int(retry.limit, f"{where}.limit"),
         policy=policy,
-        backoff=parse_duration(backoff.get("duration", 0), f"{at}.duration"),
-        factor=_int(backoff.get("factor", 1), f"{at}.factor", 1),
-        cap=parse_duration(backoff["cap"], f"{at}.cap") if "cap" in backoff else None,
-        max_duration=parse_duration(backoff["maxDuration"], f"{at}.maxDuration")
-        if "maxDuration" in backoff
-        else None,
+        backoff=parse_duration(backoff.duration or 0, f"{at}.duration"),
+        factor=1 if backoff.factor is None else _int(backoff.factor, f"{at}.factor", 1),
+        cap=None if backoff.cap is None else parse_duration(backoff.cap, f"{at}.cap"),
+        max_duration=None
+        if backoff.max_duration is None
+        else parse_duration(backoff.max_duration, f"{at}.maxDuration"),
     )
 
 
-def _host_paths(spec: Mapping[str, Any]) -> dict[str, str]:
+def _host_paths(volumes: Sequence[m.Volume]) -> dict[str, str]:
     """Volumes the local executor can honour: host paths (checked against their mounts)."""
     paths = {}
-    for i, raw in enumerate(_list(spec.get("volumes", []), "spec.volumes")):
+    for i, volume in enumerate(volumes):
         at = f"spec.volumes[{i}]"
-        volume = _object(raw, at)
-        _check_keys(volume, at, {"name", "hostPath"})
-        host = _object(volume.get("hostPath"), f"{at}.hostPath")
-        paths[_str(volume.get("name"), f"{at}.name")] = _str(host.get("path"), f"{at}.hostPath")
+        check_fields(volume, at)
+        host = required(volume.host_path, f"{at}.hostPath")
+        check_fields(host, f"{at}.hostPath")
+        paths[volume.name] = host.path
     return paths
 
 
-def _container(raw: Mapping[str, Any], at: str, template: Mapping[str, Any]) -> ContainerTemplate:
+def _check_mounts(container: m.Container, where: str, host_paths: Mapping[str, str]) -> None:
+    for i, mount in enumerate(container.volume_mounts or []):
+        at = f"{where}.volumeMounts[{i}]"
+        check_fields(mount, at)
+        host = host_paths.get(mount.name)
+        if host is None or posixpath.normpath(host) != posixpath.normpath(mount.mount_path):
+            raise ManifestError(
+                f"manifest field {at}: the local executor runs on this machine's files; it "
+                "supports only a hostPath volume mounted at its own path"
+            )
+
+
+def _outputs(outputs: m.Outputs | None, where: str) -> tuple[Output, ...]:
+    if outputs is None:
+        return ()
+    check_fields(outputs, where)
+    found = []
+    for i, out in enumerate(outputs.parameters or []):
+        at = f"{where}.parameters[{i}]"
+        check_fields(out, at, OUTPUT_PARAMETER)
+        value_from = required(out.value_from, f"{at}.valueFrom")
+        check_fields(value_from, f"{at}.valueFrom")
+        path = required(value_from.path, f"{at}.valueFrom.path")
+        found.append(Output(name=out.name, path=path, default=value_from.default))
+    return tuple(found)
+
+
+def _container(template: m.Template, at: str, host_paths: Mapping[str, str]) -> ContainerTemplate:
+    check_fields(template, at, CONTAINER_TEMPLATE)
+    container = required(template.container, f"{at}.container")
     where = f"{at}.container"
-    container = _object(raw, where)
-    _check_keys(container, where, {"command", "args", "env", "workingDir", "volumeMounts"},
-                _K8S_CONTAINER)  # fmt: skip
-    command = [_str(c, f"{where}.command") for c in _list(container.get("command", []), where)]
-    command += [_str(a, f"{where}.args") for a in _list(container.get("args", []), where)]
+    _check_mounts(container, where, host_paths)
+    check_fields(container, where)
+    command = (*(container.command or []), *(container.args or []))
     if not command:
         raise ManifestError(f"manifest field {where}.command: the local executor needs a command")
     env = []
-    for i, raw_var in enumerate(_list(container.get("env", []), f"{where}.env")):
-        var = _object(raw_var, f"{where}.env[{i}]")
-        _check_keys(var, f"{where}.env[{i}]", {"name", "value"})
-        env.append((_str(var.get("name"), f"{where}.env[{i}].name"),
-                    _str(var.get("value", ""), f"{where}.env[{i}].value")))  # fmt: skip
-    outputs = []
-    raw_outputs = _object(template.get("outputs", {}), f"{at}.outputs")
-    _check_keys(raw_outputs, f"{at}.outputs", {"parameters"})
-    for i, raw_out in enumerate(_list(raw_outputs.get("parameters", []), f"{at}.outputs")):
-        out_at = f"{at}.outputs.parameters[{i}]"
-        out = _object(raw_out, out_at)
-        _check_keys(out, out_at, {"name", "valueFrom", "description"})
-        value_from = _object(out.get("valueFrom"), f"{out_at}.valueFrom")
-        _check_keys(value_from, f"{out_at}.valueFrom", {"path", "default"})
-        outputs.append(Output(
-            name=_str(out.get("name"), f"{out_at}.name"),
-            path=_str(value_from.get("path"), f"{out_at}.valueFrom.path"),
-            default=value_from.get("default"),
-        ))  # fmt: skip
-    working_dir = container.get("workingDir")
+    for i, var in enumerate(container.env or []):
+        check_fields(var, f"{where}.env[{i}]")
+        env.append((var.name, var.value or ""))
+    retry, deadline = template.retry_strategy, template.active_deadline_seconds
     return ContainerTemplate(
-        name=template["name"],
-        command=tuple(command),
+        name=required(template.name, f"{at}.name"),
+        command=command,
         env=tuple(env),
-        working_dir=None if working_dir is None else _str(working_dir, f"{where}.workingDir"),
-        inputs=_inputs(template, at),
-        outputs=tuple(outputs),
+        working_dir=container.working_dir,
+        inputs=_parameters(template.inputs, f"{at}.inputs", value_required=False),
+        outputs=_outputs(template.outputs, f"{at}.outputs"),
+        retry=None if retry is None else _retry(retry, f"{at}.retryStrategy"),
+        deadline=None if deadline is None else _int(deadline, f"{at}.activeDeadlineSeconds", 1),
     )
 
 
-def _inputs(template: Mapping[str, Any], at: str) -> tuple[Input, ...]:
-    raw = _object(template.get("inputs", {}), f"{at}.inputs")
-    _check_keys(raw, f"{at}.inputs", {"parameters"})
-    return _parameters(raw.get("parameters", []), f"{at}.inputs.parameters", value_required=False)
-
-
-def _depends(task: Mapping[str, Any], where: str) -> tuple[Dependency, ...]:
-    deps = [
-        Dependency(task=_str(d, f"{where}.dependencies"), phases=_DEFAULT_PHASES)
-        for d in _list(task.get("dependencies", []), f"{where}.dependencies")
-    ]
-    expression = task.get("depends")
+def _depends(task: m.DAGTask, where: str) -> tuple[Dependency, ...]:
+    deps = [Dependency(task=d, phases=_DEFAULT_PHASES) for d in task.dependencies or []]
+    expression = task.depends
     if expression is None:
         return tuple(deps)
-    for term in _str(expression, f"{where}.depends").split("&&"):
+    for term in expression.split("&&"):
         name, _, result = term.strip().partition(".")
         if (
             not name
@@ -212,80 +185,44 @@ def _depends(task: Mapping[str, Any], where: str) -> tuple[Dependency, ...]:
     return tuple(deps)
 
 
-def _dag(raw: Any, at: str, template: Mapping[str, Any]) -> DagTemplate:
-    dag = _object(raw, f"{at}.dag")
-    _check_keys(dag, f"{at}.dag", {"tasks", "failFast"})
+def _dag(template: m.Template, at: str) -> DagTemplate:
+    check_fields(template, at, DAG_TEMPLATE)
+    dag = required(template.dag, f"{at}.dag")
+    check_fields(dag, f"{at}.dag")
     tasks = []
-    for i, raw_task in enumerate(_list(dag.get("tasks"), f"{at}.dag.tasks")):
+    for i, task in enumerate(dag.tasks):
         where = f"{at}.dag.tasks[{i}]"
-        task = _object(raw_task, where)
-        _check_keys(task, where, {"name", "template", "arguments", "dependencies", "depends",
-                                  "withParam", "withItems"})  # fmt: skip
-        arguments = _object(task.get("arguments", {}), f"{where}.arguments")
-        _check_keys(arguments, f"{where}.arguments", {"parameters"})
-        params = _parameters(arguments.get("parameters", []), f"{where}.arguments.parameters",
-                             value_required=True)  # fmt: skip
-        items = task.get("withItems")
+        check_fields(task, where)
+        params = _parameters(task.arguments, f"{where}.arguments", value_required=True)
         tasks.append(Task(
-            name=_str(task.get("name"), f"{where}.name"),
-            template=_str(task.get("template"), f"{where}.template"),
+            name=task.name,
+            template=required(task.template, f"{where}.template"),
             arguments=tuple((p.name, p.value or "") for p in params),
             depends=_depends(task, where),
-            with_param=_str(task["withParam"], f"{where}.withParam") if "withParam" in task
-            else None,
-            with_items=None if items is None else tuple(_list(items, f"{where}.withItems")),
+            with_param=task.with_param,
+            with_items=None if task.with_items is None else tuple(x.root for x in task.with_items),
         ))  # fmt: skip
-    parallelism = template.get("parallelism")
+    parallelism = template.parallelism
     return DagTemplate(
-        name=template["name"],
+        name=required(template.name, f"{at}.name"),
         tasks=tuple(tasks),
-        inputs=_inputs(template, at),
+        inputs=_parameters(template.inputs, f"{at}.inputs", value_required=False),
         parallelism=None if parallelism is None else _int(parallelism, f"{at}.parallelism", 1),
-        fail_fast=bool(dag.get("failFast", True)),
+        fail_fast=dag.fail_fast is not False,
     )
 
 
-def _template(raw: Any, at: str, host_paths: Mapping[str, str]) -> Template:
-    template = _object(raw, at)
-    name = _str(template.get("name"), f"{at}.name")
+def _template(template: m.Template, at: str, host_paths: Mapping[str, str]) -> Template:
+    name = required(template.name, f"{at}.name")
     at = f"{at} ({name})"
-    common = {"name", "inputs", "outputs", "retryStrategy", "activeDeadlineSeconds"}
-    if "dag" in template:
-        _check_keys(template, at, {"name", "inputs", "dag", "parallelism"}, _K8S_TEMPLATE)
-        return _dag(template["dag"], at, template)
-    if "container" not in template:
-        kind = next((k for k in template if k not in common | _K8S_TEMPLATE), "(none)")
-        raise ManifestError(
-            f"manifest field {at}.{kind} is not supported by the local executor "
-            "(templates must be container or dag)"
-        )
-    _check_keys(template, at, common | {"container"}, _K8S_TEMPLATE)
-    mounts = _object(template["container"], f"{at}.container").get("volumeMounts", [])
-    for i, raw_mount in enumerate(_list(mounts, f"{at}.container.volumeMounts")):
-        where = f"{at}.container.volumeMounts[{i}]"
-        mount = _object(raw_mount, where)
-        _check_keys(mount, where, {"name", "mountPath", "readOnly"})
-        host = host_paths.get(str(mount.get("name")))
-        if host is None or posixpath.normpath(host) != posixpath.normpath(
-            _str(mount.get("mountPath"), f"{where}.mountPath")
-        ):
-            raise ManifestError(
-                f"manifest field {where}: the local executor runs on this machine's files; it "
-                "supports only a hostPath volume mounted at its own path"
-            )
-    container = _container(template["container"], at, template)
-    retry = template.get("retryStrategy")
-    deadline = template.get("activeDeadlineSeconds")
-    return ContainerTemplate(
-        name=container.name,
-        command=container.command,
-        env=container.env,
-        working_dir=container.working_dir,
-        inputs=container.inputs,
-        outputs=container.outputs,
-        retry=None if retry is None else _retry(retry, f"{at}.retryStrategy"),
-        deadline=None if deadline is None else _int(deadline, f"{at}.activeDeadlineSeconds", 1),
-    )
+    if template.dag is not None:
+        return _dag(template, at)
+    if template.container is None:
+        kind = first_refused(template, CONTAINER_TEMPLATE | DAG_TEMPLATE)
+        if kind is not None:
+            raise unsupported(at, kind, m.Template)
+        raise ManifestError(f"manifest field {at}: templates must be container or dag")
+    return _container(template, at, host_paths)
 
 
 def parse_manifest(manifest: Mapping[str, Any]) -> Plan:
@@ -295,41 +232,30 @@ def parse_manifest(manifest: Mapping[str, Any]) -> Plan:
         ManifestError: the manifest uses something the local executor does not support, or is
             inconsistent (unknown template, dependency cycle, unresolvable variable).
     """
-    doc = _object(manifest, "(manifest)")
-    _check_keys(doc, "(manifest)", {"apiVersion", "kind", "metadata", "spec"})
-    if doc.get("kind") != "Workflow":
-        raise ManifestError(f"manifest field kind: expected 'Workflow', got {doc.get('kind')!r}")
-    meta = _object(doc.get("metadata"), "metadata")
-    _check_keys(meta, "metadata", {"name", "namespace", "labels", "annotations"})
-    name = _str(meta.get("name"), "metadata.name")
-    labels = {
-        _str(k, "metadata.labels"): _str(v, f"metadata.labels.{k}")
-        for k, v in _object(meta.get("labels", {}), "metadata.labels").items()
-    }
-    spec = _object(doc.get("spec"), "spec")
-    _check_keys(spec, "spec", {"entrypoint", "templates", "arguments", "onExit", "parallelism",
-                               "activeDeadlineSeconds", "volumes"}, _K8S_SPEC)  # fmt: skip
-    arguments = _object(spec.get("arguments", {}), "spec.arguments")
-    _check_keys(arguments, "spec.arguments", {"parameters"})
-    parameters = _parameters(arguments.get("parameters", []), "spec.arguments.parameters",
-                             value_required=True)  # fmt: skip
-    host_paths = _host_paths(spec)
+    workflow = read_workflow(manifest)
+    check_fields(workflow, "")
+    if workflow.kind != "Workflow":
+        raise ManifestError(f"manifest field kind: expected 'Workflow', got {workflow.kind!r}")
+    meta, spec = workflow.metadata, workflow.spec
+    check_fields(meta, "metadata")
+    check_fields(spec, "spec")
+    parameters = _parameters(spec.arguments, "spec.arguments", value_required=True)
+    host_paths = _host_paths(spec.volumes or [])
     templates: dict[str, Template] = {}
-    for i, raw in enumerate(_list(spec.get("templates"), "spec.templates")):
+    for i, raw in enumerate(required(spec.templates, "spec.templates")):
         template = _template(raw, f"spec.templates[{i}]", host_paths)
         if template.name in templates:
             raise ManifestError(f"manifest field spec.templates[{i}]: duplicate {template.name!r}")
         templates[template.name] = template
-    parallelism = spec.get("parallelism")
-    deadline = spec.get("activeDeadlineSeconds")
+    parallelism, deadline = spec.parallelism, spec.active_deadline_seconds
     plan = Plan(
-        name=name,
-        labels=labels,
-        namespace=str(meta.get("namespace", "default")),
-        entrypoint=_str(spec.get("entrypoint"), "spec.entrypoint"),
+        name=required(meta.name, "metadata.name"),
+        labels=dict(meta.labels or {}),
+        namespace=meta.namespace or "default",
+        entrypoint=required(spec.entrypoint, "spec.entrypoint"),
         templates=templates,
         parameters={p.name: p.value or "" for p in parameters},
-        on_exit=None if spec.get("onExit") is None else _str(spec["onExit"], "spec.onExit"),
+        on_exit=spec.on_exit,
         parallelism=None if parallelism is None else _int(parallelism, "spec.parallelism", 1),
         deadline=None if deadline is None else _int(deadline, "spec.activeDeadlineSeconds", 1),
     )

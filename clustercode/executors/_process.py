@@ -21,7 +21,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PROGRESS_ENV = "ARGO_PROGRESS_FILE"
 _PROGRESS = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _TAIL_LINES = 20
 

@@ -2,8 +2,7 @@
 
 Outgoing: ``*_to_proto`` build response messages from ``clustercode.models`` values and the
 control plane's result views. Incoming: request fields become plain Python values, and an invalid
-one raises :class:`~clustercode.errors.InvalidArgumentError` naming the field. The ``*_from_proto``
-functions turn API messages back into model values (round trips, tests, clients in Python).
+one raises :class:`~clustercode.errors.InvalidArgumentError` naming the field.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from clustercode.api.v1 import jobs_pb2, library_pb2, service_pb2
 from clustercode.errors import InvalidArgumentError
+from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
-from clustercode.server.control import ExplanationView, ProfileView, ScanReportView, StatusView
 
 __all__ = [
     "DEFAULT_MAX_DECISIONS",
@@ -23,12 +22,9 @@ __all__ = [
     "EVENT_KINDS",
     "MAX_DECISIONS",
     "MAX_PAGE_SIZE",
-    "decision_from_proto",
     "decision_to_proto",
-    "event_from_proto",
     "event_to_proto",
     "explanation_to_proto",
-    "job_from_proto",
     "job_state_from_proto",
     "job_state_to_proto",
     "job_to_proto",
@@ -37,7 +33,6 @@ __all__ = [
     "profile_to_proto",
     "required",
     "scan_to_proto",
-    "slice_from_proto",
     "slice_to_proto",
     "status_to_proto",
 ]
@@ -64,7 +59,6 @@ _SLICE_STATES: Mapping[str, jobs_pb2.SliceState] = {
     "succeeded": jobs_pb2.SLICE_STATE_SUCCEEDED,
     "failed": jobs_pb2.SLICE_STATE_FAILED,
 }
-_SLICE_STATES_BACK: Mapping[int, str] = {int(v): k for k, v in _SLICE_STATES.items()}
 
 # JobEvent.kind strings of the event stream.
 EVENT_KINDS: Mapping[str, jobs_pb2.JobEventKind] = {
@@ -72,7 +66,6 @@ EVENT_KINDS: Mapping[str, jobs_pb2.JobEventKind] = {
     "slice": jobs_pb2.JOB_EVENT_KIND_SLICE_PROGRESS,
     "deleted": jobs_pb2.JOB_EVENT_KIND_JOB_DELETED,
 }
-_EVENT_KINDS_BACK: Mapping[int, str] = {int(v): k for k, v in EVENT_KINDS.items()}
 
 _DECISION_KINDS: Mapping[DecisionKind, library_pb2.DecisionKind] = {
     DecisionKind.NEW: library_pb2.DECISION_KIND_NEW,
@@ -82,7 +75,6 @@ _DECISION_KINDS: Mapping[DecisionKind, library_pb2.DecisionKind] = {
     DecisionKind.QUEUED: library_pb2.DECISION_KIND_QUEUED,
     DecisionKind.RUNNING: library_pb2.DECISION_KIND_RUNNING,
 }
-_DECISION_KINDS_BACK: Mapping[int, DecisionKind] = {int(v): k for k, v in _DECISION_KINDS.items()}
 
 
 def _timestamp(seconds: float | None) -> Timestamp | None:
@@ -92,10 +84,6 @@ def _timestamp(seconds: float | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromMicroseconds(round(seconds * 1_000_000))
     return stamp
-
-
-def _seconds(stamp: Timestamp) -> float:
-    return stamp.ToMicroseconds() / 1_000_000
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -171,33 +159,6 @@ def job_to_proto(job: Job) -> jobs_pb2.Job:
     )
 
 
-def job_from_proto(message: jobs_pb2.Job) -> Job:
-    """Return the model value of an API job message."""
-    return Job(
-        id=message.id,
-        source=message.source,
-        fingerprint=message.fingerprint,
-        profile=message.profile,
-        profile_hash=message.profile_hash,
-        output=message.output,
-        state=job_state_from_proto(message.state) or JobState.QUEUED,
-        priority=message.priority,
-        created_at=_seconds(message.create_time) if message.HasField("create_time") else 0.0,
-        started_at=_seconds(message.start_time) if message.HasField("start_time") else None,
-        finished_at=_seconds(message.finish_time) if message.HasField("finish_time") else None,
-        slices_total=message.slices_total,
-        slices_done=message.slices_done,
-        frames_total=message.frames_total,
-        frames_done=message.frames_done,
-        size_before=message.size_before,
-        size_after=message.size_after,
-        attempts=message.attempts,
-        error=message.error,
-        run_id=message.run_id,
-        executor=message.executor,
-    )
-
-
 def slice_to_proto(progress: SliceProgress) -> jobs_pb2.Slice:
     """Return the API message of a slice's progress."""
     return jobs_pb2.Slice(
@@ -211,19 +172,6 @@ def slice_to_proto(progress: SliceProgress) -> jobs_pb2.Slice:
     )
 
 
-def slice_from_proto(message: jobs_pb2.Slice) -> SliceProgress:
-    """Return the model value of an API slice message."""
-    return SliceProgress(
-        index=message.index,
-        frames_total=message.frames_total,
-        frames_done=message.frames_done,
-        state=_SLICE_STATES_BACK.get(message.state, "pending"),
-        attempts=message.attempts,
-        fps=message.fps,
-        message=message.message,
-    )
-
-
 def event_to_proto(event: JobEvent) -> jobs_pb2.JobEvent:
     """Return the API message of an event; an unknown kind shows as UNSPECIFIED."""
     return jobs_pb2.JobEvent(
@@ -233,18 +181,6 @@ def event_to_proto(event: JobEvent) -> jobs_pb2.JobEvent:
         job=job_to_proto(event.job),
         slice=slice_to_proto(event.slice) if event.slice is not None else None,
         time=_timestamp(event.time),
-    )
-
-
-def event_from_proto(message: jobs_pb2.JobEvent) -> JobEvent:
-    """Return the model value of an API event message."""
-    return JobEvent(
-        id=message.event_id,
-        job_id=message.job_id,
-        kind=_EVENT_KINDS_BACK.get(message.kind, ""),
-        job=job_from_proto(message.job),
-        slice=slice_from_proto(message.slice) if message.HasField("slice") else None,
-        time=_seconds(message.time) if message.HasField("time") else 0.0,
     )
 
 
@@ -262,21 +198,7 @@ def decision_to_proto(decision: Decision) -> library_pb2.Decision:
     )
 
 
-def decision_from_proto(message: library_pb2.Decision) -> Decision:
-    """Return the model value of an API decision message."""
-    kind = _DECISION_KINDS_BACK.get(message.kind)
-    if kind is None:
-        raise InvalidArgumentError("kind", f"unknown decision kind {message.kind}")
-    return Decision(
-        path=message.path,
-        kind=kind,
-        reason=message.reason,
-        profile=message.profile,
-        job_id=message.job_id,
-    )
-
-
-def profile_to_proto(profile: ProfileView) -> library_pb2.Profile:
+def profile_to_proto(profile: ProfileSummary) -> library_pb2.Profile:
     """Return the API message of a profile; audio None means copy."""
     return library_pb2.Profile(
         name=profile.name,
@@ -294,7 +216,7 @@ def profile_to_proto(profile: ProfileView) -> library_pb2.Profile:
 # --- responses ----------------------------------------------------------------------------------
 
 
-def status_to_proto(status: StatusView) -> service_pb2.GetStatusResponse:
+def status_to_proto(status: Status) -> service_pb2.GetStatusResponse:
     """Return the GetStatus response; job counts list every state, in lifecycle order."""
     return service_pb2.GetStatusResponse(
         version=status.version,
@@ -312,7 +234,7 @@ def status_to_proto(status: StatusView) -> service_pb2.GetStatusResponse:
     )
 
 
-def scan_to_proto(report: ScanReportView, max_decisions: int) -> service_pb2.ScanLibraryResponse:
+def scan_to_proto(report: ScanReport, max_decisions: int) -> service_pb2.ScanLibraryResponse:
     """Return the ScanLibrary response with at most max_decisions decisions, every kind counted."""
     decisions = report.decisions[:max_decisions]
     return service_pb2.ScanLibraryResponse(
@@ -325,7 +247,7 @@ def scan_to_proto(report: ScanReportView, max_decisions: int) -> service_pb2.Sca
     )
 
 
-def explanation_to_proto(explanation: ExplanationView) -> service_pb2.ExplainFileResponse:
+def explanation_to_proto(explanation: Explanation) -> service_pb2.ExplainFileResponse:
     """Return the ExplainFile response."""
     return service_pb2.ExplainFileResponse(
         path=explanation.path,

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.probe import MediaInfo, VideoTimeline
-from pipelines.settings import MIN_SLICE_SECONDS
+from pipelines.contract import slice_count
+from pipelines.media import MediaInfo, VideoTimeline
 from pipelines.steps import _atomic
 from pipelines.steps.errors import StepError
 
@@ -131,17 +131,6 @@ def cut_frames(pts: Sequence[int], slices: int) -> list[int]:
     return starts
 
 
-def slice_count(duration: float, slice_seconds: float, min_slices: int = 1) -> int:
-    """How many slices of about ``slice_seconds`` a video of ``duration`` seconds gets.
-
-    At least ``min_slices`` while each slice stays :data:`MIN_SLICE_SECONDS` long or longer.
-    """
-    if slice_seconds <= 0:
-        raise StepError(f"slice_seconds must be positive, got {slice_seconds}")
-    wanted = min(min_slices, math.floor(duration / MIN_SLICE_SECONDS))
-    return max(1, round(duration / slice_seconds), wanted)
-
-
 # Extra lead before the keyframe in formats without a seek index (see seek_time).
 DISCONTINUOUS_SEEK_MARGIN = 0.1
 # The ffmpeg CLI's "dts heuristic": -ss moves 3/23 s earlier for B-frame video in formats that
@@ -199,12 +188,22 @@ def build_plan(
     timeline: VideoTimeline,
     slice_seconds: float,
     min_slices: int = 1,
+    starts: Sequence[int] | None = None,
 ) -> Plan:
-    """Cut the source's video into slices and describe how to encode and join them."""
+    """Cut the source's video into slices and describe how to encode and join them.
+
+    ``starts`` gives the slices' first frames (sorted, starting at 0) instead of cutting
+    slices of about ``slice_seconds``; the ffmpeg self-test cuts where it hurts most.
+    """
     pts = timeline.pts
     if not pts:
         raise StepError(f"{source} has a video stream without frames")
-    starts = cut_frames(pts, slice_count(timeline.duration, slice_seconds, min_slices))
+    if starts is None:
+        try:
+            count = slice_count(timeline.duration, slice_seconds, min_slices)
+        except ValueError as exc:
+            raise StepError(str(exc)) from None
+        starts = cut_frames(pts, count)
     ends = [*starts[1:], len(pts)]
     slices = []
     for index, (first, end) in enumerate(zip(starts, ends, strict=True)):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pipelines.contract import PROGRESS_ENV
 from pipelines.steps import _atomic
-
-PROGRESS_ENV = "ARGO_PROGRESS_FILE"
 
 
 class ProgressReporter:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from clustercode.embedded_redis import EmbeddedRedis
-from clustercode.history import History
-from clustercode.redisconn import RedisHandle, connect
+from clustercode.store.connection import RedisHandle, connect
+from clustercode.store.embedded import EmbeddedRedis
+from clustercode.store.history import History
 from tests.conftest import REQUIRE_TOOLS
 
 

@@ -12,64 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 from clustercode.errors import NotFoundError
+from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
 from clustercode.server import ApiServer, serve
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Status:
-    """StatusView."""
-
-    version: str = "0.1.0"
-    executor: str = "local"
-    executor_error: str = ""
-    redis_error: str = ""
-    queue_depth: int = 0
-    active_jobs: int = 0
-    counts: Mapping[JobState, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScanReport:
-    """ScanReportView."""
-
-    decisions: list[Decision]
-    counts: Mapping[DecisionKind, int]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Explanation:
-    """ExplanationView."""
-
-    path: str
-    profile: str
-    origins: Mapping[str, str]
-    output: str
-    decision: Decision
-    skip_reason: str
-    slices: int
-    frames: int
-    values: Mapping[str, str]
-    duration: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Profile:
-    """ProfileView."""
-
-    name: str
-    origin: str
-    container: str
-    video: tuple[str, ...]
-    audio: tuple[str, ...] | None
-    slice_seconds: float
-    priority: int
-    description: str = ""
 
 
 def make_job(job_id: str, state: JobState = JobState.QUEUED, **changes: Any) -> Job:
@@ -136,9 +85,11 @@ class ControlDouble:
             self._news.notify_all()
 
     async def status(self) -> Status:
-        """StatusView with two states counted."""
+        """Status with three states counted."""
         self._call("status")
         return Status(
+            version="0.1.0",
+            executor="local",
             executor_error="",
             redis_error="",
             queue_depth=1,
@@ -153,7 +104,7 @@ class ControlDouble:
             Decision(path=f"/library/{n}.mkv", kind=DecisionKind.NEW, reason="new", job_id=n)
             for n in ("a", "b", "c")
         ]
-        return ScanReport(decisions=decisions, counts={DecisionKind.NEW: 3})
+        return ScanReport(decisions=decisions)
 
     async def submit(
         self,
@@ -241,11 +192,11 @@ class ControlDouble:
         self._job(job_id)
         return self.jobs.pop(job_id)
 
-    async def list_profiles(self) -> list[Profile]:
+    async def list_profiles(self) -> list[ProfileSummary]:
         """Two profiles: one copies audio, one encodes it."""
         self._call("list_profiles")
         return [
-            Profile(
+            ProfileSummary(
                 name="default",
                 origin="/profiles/default.yaml",
                 container="mkv",
@@ -254,7 +205,7 @@ class ControlDouble:
                 slice_seconds=30.0,
                 priority=0,
             ),
-            Profile(
+            ProfileSummary(
                 name="small",
                 origin="/profiles/small.yaml",
                 container="mp4",

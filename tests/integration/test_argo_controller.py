@@ -17,7 +17,7 @@ import pytest
 
 from clustercode.executors import NodeEvent, Phase, RunEvent
 from clustercode.executors.argo import ArgoExecutor
-from clustercode.workflows import argo_manifest
+from clustercode.jobs.workflows import argo_manifest
 from pipelines.ffmpeg import ffmpeg_path
 from pipelines.settings import EncodeSettings
 from tests.integration.test_argo_executor import (

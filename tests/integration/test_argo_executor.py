@@ -15,14 +15,14 @@ import av
 import httpx
 import pytest
 
-from clustercode._argo_settings import ArgoSettings
-from clustercode.config import Settings
+from clustercode.config.argo import ArgoSettings
+from clustercode.config.settings import Settings
 from clustercode.errors import ExecutorError, NotFoundError, UnavailableError
 from clustercode.executors import Executor, NodeEvent, Phase, RunEvent
 from clustercode.executors import argo as argo_module
 from clustercode.executors.argo import ArgoExecutor
+from clustercode.jobs.workflows import argo_manifest
 from clustercode.models import Job
-from clustercode.workflows import argo_manifest
 from pipelines.ffmpeg import ffmpeg_path
 from pipelines.settings import EncodeSettings
 from tests.integration.conftest import free_port

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from clustercode.config import load_settings
-from clustercode.profiles import ProfileSet
+from clustercode.profiles.profileset import ProfileSet
 from tests.conftest import require_tool
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "clustercode"

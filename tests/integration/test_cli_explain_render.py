@@ -123,6 +123,25 @@ def test_explain_json(lib: Library, tmp_path: Path) -> None:
     assert data["skip_reason"] == ""
 
 
+@pytest.mark.parametrize(("executor", "slices"), [("local", 3), ("argo", 1)])
+def test_explain_counts_the_slices_that_run_cuts(
+    lib: Library, tmp_path: Path, executor: str, slices: int
+) -> None:
+    # 16 s at 60 s slices is one slice, but the local executor cuts one per worker (3 here,
+    # each >= 5 s) so that every core has work; on Argo slice length alone decides.
+    clip = make_clip(tmp_path / "lib" / "long.mkv", duration=16, size="160x90")
+    config = tmp_path / "config.yaml"
+    argo = "argo: {url: http://127.0.0.1:2746}\n" if executor == "argo" else ""
+    config.write_text(f"executor: {executor}\nparallel: 3\nslice_seconds: 60\n{argo}")
+    result = cli(
+        "explain", str(clip), "--json", "--config", str(config), "--library",
+        str(tmp_path / "lib"), "--output", str(tmp_path / "out"), "--state-dir",
+        str(tmp_path / "state"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["slices"] == slices
+
+
 def test_render_prints_the_workflow(lib: Library, tmp_path: Path) -> None:
     result = cli("render", str(lib.clip), *common(lib, tmp_path / "state"))
     assert result.returncode == 0, result.stderr

@@ -6,15 +6,15 @@ import asyncio
 
 import pytest
 
-from clustercode import keys
 from clustercode.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
 )
-from clustercode.history import FileRecord, History, JobRef
 from clustercode.models import Job, JobEvent, JobState, SliceProgress
-from clustercode.redisconn import RedisHandle
+from clustercode.store import keys
+from clustercode.store.connection import RedisHandle
+from clustercode.store.history import FileRecord, History, JobRef
 
 pytestmark = pytest.mark.timeout(120)
 

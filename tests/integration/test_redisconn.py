@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from clustercode.embedded_redis import EmbeddedRedis
 from clustercode.errors import ConfigError, UnavailableError
-from clustercode.history import History
 from clustercode.models import Job, JobState
-from clustercode.redisconn import connect
+from clustercode.store.connection import connect
+from clustercode.store.embedded import EmbeddedRedis
+from clustercode.store.history import History
 from tests.integration.conftest import free_port, start_redis_server, stop_process
 
 pytestmark = pytest.mark.timeout(120)
@@ -78,7 +78,7 @@ async def test_processes_share_one_embedded_server(tmp_path: Path) -> None:
 CHILD = """
 import asyncio, sys
 from pathlib import Path
-from clustercode.redisconn import connect
+from clustercode.store.connection import connect
 
 async def main():
     async with await connect(None, Path(sys.argv[1])) as handle:

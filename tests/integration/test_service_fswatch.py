@@ -17,7 +17,7 @@ def test_a_file_dropped_into_the_library_is_transcoded(tmp_path: Path) -> None:
     with serve_process(tmp_path, "--profile", "ffv1", "-v", env=env) as server:
         # The start-up scan is over before the file arrives: only the file event can queue it.
         deadline = time.monotonic() + 30
-        while not any("clustercode.service: scan:" in line for line in server.log):
+        while not any("clustercode.jobs.controller: scan:" in line for line in server.log):
             assert time.monotonic() < deadline, "no start-up scan\n" + server.tail()
             time.sleep(0.1)
         # Copy under a partial name and rename, as downloaders do.

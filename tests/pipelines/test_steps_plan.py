@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.contract import slice_count
 from pipelines.probe import MediaInfo, StreamInfo, VideoTimeline
 from pipelines.steps._plan import (
     CLI_SEEK_ADJUSTMENT,
@@ -16,7 +17,6 @@ from pipelines.steps._plan import (
     cut_frames,
     load_plan,
     seek_time,
-    slice_count,
     write_plan,
 )
 from pipelines.steps.errors import StepError
@@ -70,7 +70,7 @@ def test_slice_count_rounds_to_nearest(duration: float, seconds: float, count: i
 
 
 def test_slice_count_rejects_non_positive_length() -> None:
-    with pytest.raises(StepError, match="slice_seconds must be positive"):
+    with pytest.raises(ValueError, match="slice_seconds must be positive"):
         slice_count(10.0, 0)
 
 

@@ -14,10 +14,9 @@ import yaml
 from hera.workflows import Workflow
 from hera.workflows import models as m
 
+from pipelines.contract import JOB_ID_LABEL, STEP_NAMES
 from pipelines.settings import EncodeSettings
 from pipelines.workflow import (
-    JOB_ID_LABEL,
-    STEP_NAMES,
     StepPod,
     WorkflowSpec,
     build_workflow,

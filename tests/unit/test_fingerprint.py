@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from clustercode.fingerprint import BLOCK, SAMPLES, fingerprint, sample_offsets
-from clustercode.mediainfo import MediaError
+from clustercode.library.fingerprint import BLOCK, SAMPLES, fingerprint, sample_offsets
+from clustercode.library.mediainfo import MediaError
 
 
 def make(path: Path, size: int, seed: int = 1) -> Path:

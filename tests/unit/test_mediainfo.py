@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clustercode.mediainfo import MediaError, MediaInfo, probe
-from clustercode.profiles import Profile, ProfileSet, skip_reason
+from clustercode.library.mediainfo import MediaError, MediaInfo, probe
+from clustercode.profiles.profileset import Profile, ProfileSet, skip_reason
 from pipelines.ffmpeg import ffmpeg_path
 
 

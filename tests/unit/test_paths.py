@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clustercode.errors import InvalidArgumentError, NotFoundError, PathOutsideLibraryError
-from clustercode.paths import confine
+from clustercode.library.paths import confine
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clustercode.errors import NotFoundError, PathOutsideLibraryError, ProfileError
-from clustercode.profiles import Profile, ProfileSet, UnknownProfileError
+from clustercode.profiles.profileset import Profile, ProfileSet, UnknownProfileError
 from pipelines.settings import EncodeSettings, StreamKeep
 
 

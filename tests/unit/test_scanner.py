@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from clustercode.config import DEFAULT_MEDIA_EXTENSIONS
-from clustercode.scanner import ScanEntry, ScanStats, scan
+from clustercode.config.settings import DEFAULT_MEDIA_EXTENSIONS
+from clustercode.library.scanner import ScanEntry, ScanStats, scan
 
 OLD = time.time() - 3600  # an mtime well past any settle time
 

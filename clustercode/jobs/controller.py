@@ -1,0 +1,375 @@
+"""The control plane's facade: what the CLI and the gRPC servicer call.
+
+A :class:`Controller` owns the job store, the executor, the profiles, the scan decisions and the
+scheduler. Protobuf types never reach it; it speaks the types of :mod:`clustercode.models`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+from clustercode import __version__
+from clustercode.config.settings import Settings
+from clustercode.errors import (
+    ClustercodeError,
+    ConfigError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+)
+from clustercode.executors import Executor, make_executor
+from clustercode.jobs.decide import Decider, output_path, resolve_file
+from clustercode.jobs.in_place import record_in_place_output
+from clustercode.jobs.reconcile import reconcile, reconcile_until_done
+from clustercode.jobs.runner import JobRunner
+from clustercode.jobs.scheduler import Scheduler
+from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
+from clustercode.jobs.workflows import ManifestFactory, manifest_factory, min_slices
+from clustercode.library.fswatch import LibraryWatcher
+from clustercode.library.mediainfo import probe
+from clustercode.library.scanner import ScanEntry
+from clustercode.models import DecisionKind, Job, JobEvent, JobState, SliceProgress
+from clustercode.profiles.profileset import ProfileSet, Resolution
+from clustercode.store._codec import check_event_id
+from clustercode.store.connection import RedisHandle, connect
+from clustercode.store.history import History
+from pipelines.contract import slice_count
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Controller", "Explanation", "ProfileSummary", "ScanReport", "Status"]
+
+
+class Controller:
+    """Scans, queues, runs and reports jobs.
+
+    Use :meth:`open` to build one from settings; the constructor takes ready parts (tests).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        history: History,
+        executor: Executor,
+        profiles: ProfileSet,
+        manifests: ManifestFactory,
+    ) -> None:
+        self.settings = settings
+        self.history = history
+        self.executor = executor
+        self.profiles = profiles
+        self.decider = Decider(settings, profiles, history)
+        self.runner = JobRunner(history, executor, manifests, max_attempts=settings.max_attempts)
+        self.scheduler = Scheduler(
+            history,
+            self.runner,
+            max_jobs=settings.max_jobs,
+            retry_backoff=settings.retry_backoff,
+            on_success=functools.partial(record_in_place_output, history)
+            if settings.in_place
+            else None,
+        )
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, settings: Settings, *, run_jobs: bool = True) -> AsyncIterator[Controller]:
+        """Connect Redis, start the executor, reconcile, and close all of it on exit.
+
+        Args:
+            settings: the configuration.
+            run_jobs: False for a read-only look (``explain``): no reconciliation and no job is
+                started or cancelled, so a control service running beside it is undisturbed.
+        """
+        settings.require_library()
+        missing = [str(root) for root in settings.libraries if not root.is_dir()]
+        if missing:
+            raise ConfigError(f"library root {', '.join(missing)}: no such directory")
+        profiles = ProfileSet.load(settings.profiles_dir)
+        manifests = manifest_factory(settings)
+        dirs = [settings.work_dir, settings.state_dir]
+        if settings.output is not None:
+            dirs.append(settings.output)
+        for path in dirs:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
+        handle: RedisHandle = await connect(settings.redis_url, settings.state_dir)
+        executor: Executor | None = None
+        try:
+            executor = make_executor(settings)
+            controller = cls(settings, History(handle), executor, profiles, manifests)
+            if not run_jobs:
+                yield controller
+                return
+            reconciling = asyncio.create_task(
+                reconcile_until_done(
+                    controller.history,
+                    executor,
+                    controller.scheduler,
+                    stop_unknown=controller._stop_unknown,
+                )
+            )
+            try:
+                # A reachable executor is reconciled before anything new starts.
+                await asyncio.wait({reconciling}, timeout=10)
+                yield controller
+            finally:
+                reconciling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciling
+                # Local work dies with this process: cancel it cleanly. Argo workflows go on
+                # without us; the next start follows them again.
+                await controller.scheduler.shutdown(
+                    cancel_running=executor.name == "local", requeue=True
+                )
+        finally:
+            if executor is not None:
+                await executor.close()
+            await handle.close()
+
+    async def reconcile(self) -> None:
+        """Bring Redis in line with the executor (see :mod:`clustercode.jobs.reconcile`)."""
+        await reconcile(
+            self.history, self.executor, self.scheduler, stop_unknown=self._stop_unknown
+        )
+
+    @property
+    def _stop_unknown(self) -> bool:
+        return self.executor.name == "argo" and self.settings.argo.stop_unknown
+
+    async def status(self) -> Status:
+        """Version, executor and Redis health, queue depth, active jobs and counts per state."""
+        redis_error = ""
+        counts: dict[JobState, int] = {}
+        try:
+            counts = await self.history.counts()
+        except ClustercodeError as exc:
+            redis_error = str(exc)
+        try:
+            executor_error = await self.executor.check()
+        except ClustercodeError as exc:
+            executor_error = str(exc)
+        return Status(
+            version=__version__,
+            executor=self.executor.name,
+            executor_error=executor_error,
+            redis_error=redis_error,
+            queue_depth=counts.get(JobState.QUEUED, 0),
+            active_jobs=counts.get(JobState.RUNNING, 0),
+            counts=counts,
+        )
+
+    async def scan(self) -> ScanReport:
+        """Scan the library now and queue what is new."""
+        report = await self.decider.scan()
+        if report.queued:
+            self.scheduler.wake()
+        return report
+
+    async def submit(
+        self,
+        path: str,
+        *,
+        profile: str | None = None,
+        priority: int | None = None,
+        force: bool = False,
+    ) -> Job:
+        """Queue one file of the library now.
+
+        Args:
+            path: relative to a library root, or absolute inside one.
+            profile: a named profile to use instead of the cascade's choice.
+            priority: overrides the profile's priority.
+            force: transcode even when a skip rule applies or the file was done.
+
+        Raises:
+            InvalidArgumentError: bad path or unknown profile.
+            FailedPreconditionError: the file is done, parked or skipped (without ``force``).
+        """
+        entry, resolution = self._resolve(path, profile)
+        decision, job = await self.decider.decide_file(entry, resolution, queue=True)
+        if job is None and decision.job_id:
+            existing = await self.history.get_job(decision.job_id)
+            if existing.state in (JobState.QUEUED, JobState.RUNNING, JobState.FAILED):
+                return existing
+            if not force:
+                raise FailedPreconditionError(f"{path}: {decision.reason}; use force to redo it")
+            await self.history.delete_job(existing.id)
+            decision, job = await self.decider.decide_file(entry, resolution, queue=True)
+        if job is None and force and decision.kind is DecisionKind.SKIPPED:
+            decision, job = await self.decider.decide_file(
+                entry, replace(resolution, ignored=None), queue=True, skip_rules=False
+            )
+        if job is None:
+            raise FailedPreconditionError(f"{path}: {decision.reason}")
+        if priority is not None and priority != job.priority:
+            job = await self.history.update_job(job.id, priority=priority)
+        self.scheduler.wake()
+        return job
+
+    async def explain(self, path: str) -> Explanation:
+        """Which files decided what for ``path``, and what a scan would do with it."""
+        entry, resolution = self._resolve(path, None, fresh=True)
+        decision, _ = await self.decider.decide_file(entry, resolution, queue=False)
+        duration, frames = 0.0, 0
+        with contextlib.suppress(ClustercodeError):
+            info = await asyncio.to_thread(probe, entry.path)
+            duration = info.duration or 0.0
+            frames = round(duration * (info.frame_rate or 0.0))
+        slice_seconds = self.settings.slice_seconds or resolution.profile.slice_seconds
+        slices = slice_count(duration, slice_seconds, min_slices(self.settings)) if duration else 0
+        output = output_path(self.settings, resolution)
+        return Explanation(
+            path=str(entry.path),
+            profile=resolution.profile.name,
+            origins={setting: origin for setting, _, origin in resolution.describe()},
+            values={setting: value for setting, value, _ in resolution.describe()},
+            output=str(output),
+            decision=decision,
+            skip_reason=decision.reason if decision.kind is DecisionKind.SKIPPED else "",
+            slices=slices,
+            frames=frames,
+            duration=duration,
+        )
+
+    async def list_jobs(
+        self, *, state: JobState | None = None, page_size: int = 50, page_token: str = ""
+    ) -> tuple[list[Job], str]:
+        """One page of jobs, newest first, and the next page's token."""
+        if page_size < 0 or page_size > 1000:
+            raise InvalidArgumentError("page_size", "must be between 1 and 1000")
+        return await self.history.list_jobs(state, page_size or 50, page_token)
+
+    async def get_job(self, job_id: str) -> tuple[Job, list[SliceProgress]]:
+        """A job and its slices."""
+        _check_id(job_id)
+        return await self.history.get_job(job_id), await self.history.get_slices(job_id)
+
+    async def watch(self, *, job_id: str | None = None, after: str = "") -> AsyncIterator[JobEvent]:
+        """Job events as they happen, optionally of one job, resumable after an event id."""
+        if job_id:
+            _check_id(job_id)
+            await self.history.get_job(job_id)
+        check_event_id(after or "$", "after_event_id")
+        async for event in self.history.follow(after or "$"):
+            if not job_id or event.job_id == job_id:
+                yield event
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a queued or running job; nothing is published and work files are removed."""
+        _check_id(job_id)
+        job = await self.history.get_job(job_id)
+        if job.state.final:
+            raise FailedPreconditionError(f"job {job_id} is {job.state.value}: nothing to cancel")
+        await self.scheduler.cancel(job)
+        if job.state is JobState.RUNNING:
+            return await self._wait_state(job_id, lambda j: j.state is not JobState.RUNNING)
+        return await self.history.get_job(job_id)
+
+    async def retry(self, job_id: str) -> Job:
+        """Queue a parked, cancelled or failed job again with a fresh attempt count."""
+        _check_id(job_id)
+        job = await self.history.get_job(job_id)
+        if job.state in (JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED):
+            raise FailedPreconditionError(
+                f"job {job_id} is {job.state.value}: only parked, failed or cancelled jobs "
+                "can be retried (delete a succeeded job to redo its file)"
+            )
+        job = await self.history.set_state(
+            job_id,
+            JobState.QUEUED,
+            expect=(JobState.PARKED, JobState.CANCELLED, JobState.FAILED),
+            attempts=0,
+        )
+        self.scheduler.wake()
+        return job
+
+    async def delete(self, job_id: str) -> Job:
+        """Remove a job from the history; its file is queued again at the next scan."""
+        _check_id(job_id)
+        return await self.history.delete_job(job_id)
+
+    async def list_profiles(self) -> list[ProfileSummary]:
+        """The named profiles, built-in and the user's."""
+        summaries = []
+        for name in self.profiles.names():
+            profile = self.profiles.get(name)
+            summaries.append(
+                ProfileSummary(
+                    name=name,
+                    origin=str(self.profiles.source(name)),
+                    container=profile.container,
+                    video=profile.video,
+                    audio=profile.audio,
+                    slice_seconds=profile.slice_seconds,
+                    priority=profile.priority,
+                    description=profile.description,
+                )
+            )
+        return summaries
+
+    async def run_until_idle(self) -> None:
+        """Run queued jobs until none is queued, running or waiting for a retry."""
+        await self.scheduler.run(until_idle=True)
+
+    async def serve_forever(self, stop: asyncio.Event) -> None:
+        """Run the scheduler and periodic scans until ``stop`` is set."""
+        scans = asyncio.create_task(self._scan_periodically(stop))
+        try:
+            await self.scheduler.run(stop=stop)
+        finally:
+            scans.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scans
+
+    async def _scan_periodically(self, stop: asyncio.Event) -> None:
+        """Scan now, then every scan interval, and soon after files change in the library."""
+        watcher = LibraryWatcher(
+            self.settings.libraries,
+            exclude=self.settings.excluded_dirs(),
+            settle_seconds=self.settings.settle_seconds,
+        )
+        await watcher.start()
+        try:
+            while not stop.is_set():
+                try:
+                    report = await self.scan()
+                    log.info("scan: %s", {k.value: n for k, n in report.counts.items()})
+                except ClustercodeError as exc:
+                    log.error("scan failed: %s", exc)
+                waits = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(watcher.wait_settled()),
+                ]
+                await asyncio.wait(
+                    waits, timeout=self.settings.scan_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                for waiter in waits:
+                    waiter.cancel()
+        finally:
+            await watcher.stop()
+
+    async def _wait_state(self, job_id: str, done: Callable[[Job], bool]) -> Job:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = await self.history.get_job(job_id)
+            if done(job):
+                return job
+            await asyncio.sleep(0.1)
+        return await self.history.get_job(job_id)
+
+    def _resolve(
+        self, path: str, profile: str | None, *, fresh: bool = False
+    ) -> tuple[ScanEntry, Resolution]:
+        return resolve_file(self.settings, self.profiles, path, profile, fresh=fresh)
+
+
+def _check_id(job_id: str) -> None:
+    if not job_id or not job_id.isalnum() or len(job_id) > 64:
+        raise InvalidArgumentError("job_id", f"{job_id!r} is not a job id")

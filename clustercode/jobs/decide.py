@@ -1,0 +1,346 @@
+"""Decide, for every media file a scan finds, what becomes of it, with a reason a user can read.
+
+The no-change scan of a large library is the hot path: one walk, one batched read of the path
+cache, fingerprints only for files whose size, mtime or inode changed, one batched lookup of the
+(fingerprint, profile) index. Media files are probed only when they are new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from clustercode.config.settings import Settings
+from clustercode.errors import (
+    ClustercodeError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from clustercode.jobs.views import ScanReport
+from clustercode.library.fingerprint import fingerprint
+from clustercode.library.mediainfo import probe
+from clustercode.library.paths import confine
+from clustercode.library.scanner import ScanEntry, scan
+from clustercode.models import Decision, DecisionKind, Job, JobState
+from clustercode.profiles.profileset import ProfileSet, Resolution, skip_reason
+from clustercode.store.filecache import FileRecord
+from clustercode.store.history import History
+
+log = logging.getLogger(__name__)
+
+_FINGERPRINT_WORKERS = 8
+
+
+def job_decision(path: str, job: Job) -> Decision:
+    """What an existing job for the same content and profile means for the file."""
+    kind, reason = {
+        JobState.SUCCEEDED: (DecisionKind.DONE, f"done by job {job.id} -> {job.output}"),
+        JobState.QUEUED: (DecisionKind.QUEUED, f"queued as job {job.id}"),
+        JobState.RUNNING: (DecisionKind.RUNNING, f"running as job {job.id}"),
+        JobState.FAILED: (
+            DecisionKind.QUEUED,
+            f"job {job.id} failed ({job.error}); it is retried",
+        ),
+        JobState.PARKED: (DecisionKind.PARKED, f"job {job.id} parked: {job.error}"),
+        JobState.CANCELLED: (
+            DecisionKind.SKIPPED,
+            f"job {job.id} was cancelled; retry it to transcode the file",
+        ),
+    }[job.state]
+    return Decision(path=path, kind=kind, reason=reason, profile=job.profile, job_id=job.id)
+
+
+def resolve_file(
+    settings: Settings,
+    profiles: ProfileSet,
+    raw: str,
+    profile: str | None = None,
+    *,
+    field: str = "path",
+    fresh: bool = False,
+) -> tuple[ScanEntry, Resolution]:
+    """A file a user names: confined to the library roots, stat'ed, its profile resolved.
+
+    Args:
+        raw: the path as given (relative to a library root, or absolute inside one).
+        profile: a named profile that replaces the cascade's choice.
+        field: the request field named in errors.
+        fresh: re-read cascade files now.
+
+    Raises:
+        InvalidArgumentError: a bad path or an unknown profile.
+        NotFoundError: no such file in the library.
+    """
+    real, root = confine(raw, settings.libraries, field=field)
+    try:
+        stat = real.stat()
+    except OSError as exc:
+        raise NotFoundError(f"cannot read {raw}: {exc.strerror}") from None
+    entry = ScanEntry(
+        path=real,
+        root=root,
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        inode=stat.st_ino,
+        device=stat.st_dev,
+    )
+    if profile is not None and profile not in profiles.names():
+        raise InvalidArgumentError(
+            "profile", f"unknown profile {profile!r} (known: {', '.join(profiles.names())})"
+        )
+    resolution = profiles.resolve(real, root, profile or settings.profile, fresh=fresh)
+    if profile is not None and resolution.profile.name != profile:
+        resolution = replace(resolution, profile=profiles.get(profile))
+    return entry, resolution
+
+
+def output_path(settings: Settings, resolution: Resolution) -> Path:
+    """Where a file's verified output is published: beside it in place, else under the output
+    root, mirroring the library."""
+    if settings.in_place:
+        return resolution.path.with_suffix("." + resolution.profile.container)
+    assert settings.output is not None  # settings.require_library() checked it
+    return resolution.output_path(settings.output)
+
+
+def new_job(settings: Settings, resolution: Resolution, entry_size: int, fp: str) -> Job:
+    """The queued job for a new file under its resolved profile."""
+    profile = resolution.profile
+    output = output_path(settings, resolution)
+    return Job(
+        id="",
+        source=str(resolution.path),
+        fingerprint=fp,
+        profile=profile.name,
+        profile_hash=profile.settings_hash(),
+        output=str(output),
+        priority=profile.priority,
+        size_before=entry_size,
+        root=str(resolution.library_root),
+        settings=profile.encode_settings(settings.slice_seconds).to_json(),
+    )
+
+
+class Decider:
+    """Scans the library and turns each file into a decision, queueing new work.
+
+    Args:
+        settings: library roots, exclusions, defaults.
+        profiles: named profiles and the cascade.
+        history: the job store and path cache.
+    """
+
+    def __init__(self, settings: Settings, profiles: ProfileSet, history: History) -> None:
+        self._settings = settings
+        self._profiles = profiles
+        self._history = history
+
+    async def scan(self, *, queue: bool = True) -> ScanReport:
+        """Walk the library roots and decide every file; with ``queue``, create the new jobs."""
+        settings = self._settings
+        report = ScanReport()
+        entries = await asyncio.to_thread(
+            lambda: list(
+                scan(
+                    settings.libraries,
+                    exclude=settings.excluded_dirs(),
+                    extensions=settings.media_extensions,
+                    settle_seconds=settings.settle_seconds,
+                    stats=report.stats,
+                )
+            )
+        )
+        fingerprints = await self.fingerprints(entries)
+        # Profile resolution reads cascade files: off the event loop.
+        resolved = await asyncio.to_thread(self._resolve_all, entries, fingerprints, report)
+        refs = await self._history.find_refs([key for _, _, key in resolved])
+        # Most files of a steady library are done: decide those from the index alone and read
+        # full records only for the rest (their reasons quote the job's error).
+        details = {
+            job.id: job
+            for job in await self._history.get_jobs(
+                [ref.id for ref in refs.values() if ref.state is not JobState.SUCCEEDED]
+            )
+        }
+        for entry, resolution, key in resolved:
+            path = str(entry.path)
+            ref = refs.get(key)
+            if ref is not None and ref.state is JobState.SUCCEEDED:
+                report.decisions.append(
+                    Decision(
+                        path=path,
+                        kind=DecisionKind.DONE,
+                        reason=f"done by job {ref.id}",
+                        profile=resolution.profile.name,
+                        job_id=ref.id,
+                    )
+                )
+                continue
+            if ref is not None and ref.id in details:
+                report.decisions.append(job_decision(path, details[ref.id]))
+                continue
+            decision, created = await self._decide_new(entry, resolution, key[0], queue=queue)
+            report.decisions.append(decision)
+            if created is not None:
+                report.queued.append(created)
+        return report
+
+    def _resolve_all(
+        self,
+        entries: Sequence[ScanEntry],
+        fingerprints: dict[str, str],
+        report: ScanReport,
+    ) -> list[tuple[ScanEntry, Resolution, tuple[str, str]]]:
+        """Resolve every entry's profile; skipped files go straight into the report."""
+        settings = self._settings
+        # (entry, resolution, (fingerprint, settings hash)); hashes computed once per profile.
+        resolved: list[tuple[ScanEntry, Resolution, tuple[str, str]]] = []
+        hashes: dict[int, str] = {}
+        for entry in entries:
+            path = str(entry.path)
+            try:
+                resolution = self._profiles.resolve(entry.path, entry.root, settings.profile)
+            except ClustercodeError as exc:
+                report.decisions.append(
+                    Decision(path=path, kind=DecisionKind.SKIPPED, reason=str(exc))
+                )
+                continue
+            reason = resolution.pre_skip_reason(entry.size)
+            fp = fingerprints.get(path)
+            if reason is None and fp is None:
+                reason = "unreadable: could not fingerprint the file"
+            if reason is not None:
+                report.decisions.append(
+                    Decision(
+                        path=path,
+                        kind=DecisionKind.SKIPPED,
+                        reason=reason,
+                        profile=resolution.profile.name,
+                    )
+                )
+                continue
+            assert fp is not None
+            profile = resolution.profile
+            ph = hashes.get(id(profile))
+            if ph is None:
+                ph = hashes[id(profile)] = profile.settings_hash()
+            resolved.append((entry, resolution, (fp, ph)))
+        return resolved
+
+    async def decide_file(
+        self, entry: ScanEntry, resolution: Resolution, *, queue: bool, skip_rules: bool = True
+    ) -> tuple[Decision, Job | None]:
+        """Decide one file (explain and submit use this); ``skip_rules=False`` forces it."""
+        path = str(entry.path)
+        reason = resolution.pre_skip_reason(entry.size) if skip_rules else None
+        if reason is not None:
+            decision = Decision(
+                path=path,
+                kind=DecisionKind.SKIPPED,
+                reason=reason,
+                profile=resolution.profile.name,
+            )
+            return decision, None
+        fp = (await self.fingerprints([entry])).get(path)
+        if fp is None:
+            raise FailedPreconditionError(f"cannot read {path}")
+        job = await self._history.find_job(fp, resolution.profile.settings_hash())
+        if job is not None:
+            return job_decision(path, job), None
+        return await self._decide_new(entry, resolution, fp, queue=queue, skip_rules=skip_rules)
+
+    async def _decide_new(
+        self,
+        entry: ScanEntry,
+        resolution: Resolution,
+        fp: str,
+        *,
+        queue: bool,
+        skip_rules: bool = True,
+    ) -> tuple[Decision, Job | None]:
+        path = str(entry.path)
+        profile = resolution.profile
+        reason = await self._probe_skip(entry, resolution) if skip_rules else None
+        if reason is not None:
+            decision = Decision(
+                path=path, kind=DecisionKind.SKIPPED, reason=reason, profile=profile.name
+            )
+            return decision, None
+        if not queue:
+            return Decision(
+                path=path,
+                kind=DecisionKind.NEW,
+                reason=f"would be queued with profile {profile.name}",
+                profile=profile.name,
+            ), None
+        try:
+            job = await self._history.create_job(
+                new_job(self._settings, resolution, entry.size, fp)
+            )
+        except FailedPreconditionError:
+            # The same content is in the library twice, and the other copy was queued first.
+            existing = await self._history.find_job(fp, profile.settings_hash())
+            if existing is None:
+                raise
+            return job_decision(path, existing), None
+        decision = Decision(
+            path=path,
+            kind=DecisionKind.NEW,
+            reason=f"queued as job {job.id} with profile {profile.name}",
+            profile=profile.name,
+            job_id=job.id,
+        )
+        return decision, job
+
+    async def _probe_skip(self, entry: ScanEntry, resolution: Resolution) -> str | None:
+        try:
+            info = await asyncio.to_thread(probe, entry.path)
+        except ClustercodeError as exc:
+            # Not skipped: the pipeline fails the job with the reason and parks it, visibly.
+            log.warning("%s", exc)
+            return None
+        return skip_reason(resolution.profile, info)
+
+    async def fingerprints(self, entries: Sequence[ScanEntry]) -> dict[str, str]:
+        """Fingerprints of the entries, computed only where the path cache is stale."""
+        cached = await self._history.get_files([str(e.path) for e in entries])
+        result: dict[str, str] = {}
+        stale: list[ScanEntry] = []
+        for entry in entries:
+            record = cached.get(str(entry.path))
+            if (
+                record is not None
+                and record.size == entry.size
+                and record.mtime_ns == entry.mtime_ns
+                and record.ino == entry.inode
+            ):
+                result[str(entry.path)] = record.fingerprint
+            else:
+                stale.append(entry)
+        if not stale:
+            return result
+        semaphore = asyncio.Semaphore(_FINGERPRINT_WORKERS)
+
+        async def one(entry: ScanEntry) -> FileRecord | None:
+            async with semaphore:
+                try:
+                    fp = await asyncio.to_thread(fingerprint, Path(entry.path), entry.size)
+                except (ClustercodeError, OSError) as exc:
+                    log.warning("cannot fingerprint %s: %s", entry.path, exc)
+                    return None
+            return FileRecord(
+                path=str(entry.path),
+                size=entry.size,
+                mtime_ns=entry.mtime_ns,
+                ino=entry.inode,
+                fingerprint=fp,
+            )
+
+        records = [r for r in await asyncio.gather(*(one(e) for e in stale)) if r is not None]
+        await self._history.put_files(records)
+        result.update({r.path: r.fingerprint for r in records})
+        return result

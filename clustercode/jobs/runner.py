@@ -1,0 +1,325 @@
+"""Run one job through an executor and keep its record, slices and events current."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+
+from clustercode.backoff import OUTAGE_BACKOFF
+from clustercode.errors import (
+    ClustercodeError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+)
+from clustercode.executors.base import Executor, NodeEvent, Phase, RunEvent
+from clustercode.jobs.workflows import ManifestFactory
+from clustercode.models import Job, JobState, SliceProgress
+from clustercode.store.history import History
+from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES_OUTPUT, SPLIT
+from pipelines.steps.errors import EXIT_ENVIRONMENT
+
+log = logging.getLogger(__name__)
+
+CANCELLED_MESSAGE = "cancelled"
+
+"""Builds the Workflow manifest for a job's attempt number."""
+
+
+@dataclass(slots=True)
+class _SliceClock:
+    """Frames and time of a slice's previous progress report, for its fps."""
+
+    frames: int = 0
+    at: float = field(default_factory=time.monotonic)
+
+
+class JobRunner:
+    """Submits a job's Workflow and turns executor events into history updates.
+
+    Args:
+        history: the job store.
+        executor: runs the Workflow.
+        make_manifest: builds the manifest for a job attempt.
+        max_attempts: after this many failed attempts a job is parked.
+    """
+
+    def __init__(
+        self,
+        history: History,
+        executor: Executor,
+        make_manifest: ManifestFactory,
+        *,
+        max_attempts: int,
+    ) -> None:
+        self._history = history
+        self._executor = executor
+        self._make_manifest = make_manifest
+        self._max_attempts = max_attempts
+        self._cancelled: set[str] = set()
+        self._requeue: set[str] = set()
+        # Jobs whose run hit an environment failure (a step exited EXIT_ENVIRONMENT): the
+        # machine is at fault, so the job loses no attempt and the scheduler pauses.
+        self._environment: dict[str, str] = {}
+        self._environment_ended: dict[str, str] = {}
+
+    def take_environment_failure(self, job_id: str) -> str | None:
+        """Why the job's last run stopped on an environment failure, once; else ``None``."""
+        return self._environment_ended.pop(job_id, None)
+
+    async def run(self, job: Job) -> Job:
+        """Run one attempt of ``job`` to its end and return the job's final record."""
+        attempt = job.attempts + 1
+        run_number = max(job.runs, job.attempts) + 1
+        try:
+            manifest = self._make_manifest(job, run_number)
+        except ClustercodeError as exc:
+            return await self._history.set_state(
+                job.id, JobState.PARKED, error=str(exc), attempts=attempt, expect=(JobState.QUEUED,)
+            )
+        run_id = str(manifest["metadata"]["name"])
+        try:
+            # Only a queued job starts: a cancel that came first wins.
+            job = await self._history.set_state(
+                job.id,
+                JobState.RUNNING,
+                expect=(JobState.QUEUED,),
+                attempts=attempt,
+                runs=run_number,
+                run_id=run_id,
+                executor=self._executor.name,
+                error="",
+                slices_done=0,
+                frames_done=0,
+            )
+        except FailedPreconditionError:
+            self._cancelled.discard(job.id)
+            return await self._history.get_job(job.id)
+        if job.id in self._cancelled:
+            return await self._finish(job, Phase.FAILED, CANCELLED_MESSAGE)
+        try:
+            await self._executor.submit(manifest)
+        except UnavailableError as exc:
+            # The executor is down, not the job: no attempt is used up, and the next try uses
+            # the same workflow name, so a create that did reach argo-server is not doubled.
+            return await self._history.set_state(
+                job.id,
+                JobState.FAILED,
+                error=f"not submitted, retrying: {exc}",
+                attempts=attempt - 1,
+                runs=run_number - 1,
+            )
+        except ClustercodeError as exc:
+            return await self._finish(job, Phase.ERROR, str(exc))
+        if job.id in self._cancelled:
+            with contextlib.suppress(ClustercodeError):
+                await self._executor.cancel(run_id)
+        return await self.follow(job)
+
+    async def abandon(self, job: Job, reason: str) -> Job:
+        """Give up on following a job after an unexpected error: stop its run, mark it failed.
+
+        The run is stopped first so that the retry that follows never overlaps it.
+        """
+        current = await self._history.get_job(job.id)
+        if current.run_id:
+            with contextlib.suppress(ClustercodeError):
+                await self._executor.cancel(current.run_id)
+        self._cancelled.discard(job.id)
+        return await self._history.set_state(job.id, JobState.FAILED, error=reason)
+
+    async def follow(self, job: Job) -> Job:
+        """Follow the job's current run (also after a control-service restart) to its end.
+
+        While the executor cannot be reached the job stays running and is followed again with
+        backoff; a workflow that vanished sends the job back to the queue.
+        """
+        failures = 0
+        while True:
+            try:
+                return await self._follow_once(job)
+            except NotFoundError:
+                return await self._history.set_state(
+                    job.id,
+                    JobState.QUEUED,
+                    error=f"workflow {job.run_id} disappeared; queued again",
+                )
+            except UnavailableError as exc:
+                failures += 1
+                delay = OUTAGE_BACKOFF.delay(failures)
+                log.warning("job %s: %s; following again in %.0f s", job.id, exc, delay)
+                await asyncio.sleep(delay)
+                with contextlib.suppress(UnavailableError):
+                    job = await self._history.get_job(job.id)
+
+    async def _follow_once(self, job: Job) -> Job:
+        slices: dict[int, SliceProgress] = {
+            s.index: s for s in await self._history.get_slices(job.id)
+        }
+        clocks: dict[int, _SliceClock] = {}
+        async for event in self._executor.watch(job.run_id):
+            if isinstance(event, RunEvent):
+                if event.phase.done:
+                    return await self._finish(job, event.phase, event.message)
+                continue
+            job = await self._on_node(job, event, slices, clocks)
+        return await self._finish(job, Phase.ERROR, "the executor lost the workflow")
+
+    async def cancel(self, job: Job, *, requeue: bool = False) -> None:
+        """Ask the executor to stop the job's run; :meth:`run` then records it as cancelled.
+
+        A job not yet submitted is not submitted at all. With ``requeue`` (the control service
+        is shutting down, not the user cancelling) the job is queued again instead, without
+        using up an attempt.
+        """
+        self._cancelled.add(job.id)
+        if requeue:
+            self._requeue.add(job.id)
+        current = await self._history.get_job(job.id)
+        if current.state is JobState.RUNNING and current.run_id:
+            with contextlib.suppress(NotFoundError):
+                await self._executor.cancel(current.run_id)
+
+    async def _on_node(
+        self,
+        job: Job,
+        event: NodeEvent,
+        slices: dict[int, SliceProgress],
+        clocks: dict[int, _SliceClock],
+    ) -> Job:
+        if event.exit_code == EXIT_ENVIRONMENT and job.id not in self._environment:
+            await self._stop_for_environment(job, event)
+        if event.task == SPLIT and event.phase is Phase.SUCCEEDED:
+            items = json.loads(event.outputs.get(SLICES_OUTPUT, "[]"))
+            planned = sorted(
+                (
+                    SliceProgress(index=int(i[INDEX_INPUT]), frames_total=int(i["frames"]))
+                    for i in items
+                ),
+                key=lambda s: s.index,
+            )
+            slices.clear()
+            slices.update({s.index: s for s in planned})
+            await self._history.set_slices(job.id, planned)
+            return await self._history.update_job(
+                job.id,
+                slices_total=len(planned),
+                frames_total=sum(s.frames_total for s in planned),
+            )
+        if event.task == ENCODE and INDEX_INPUT in event.parameters:
+            return await self._on_encode(job, event, slices, clocks)
+        if (
+            event.task == MERGE
+            and event.phase is Phase.SUCCEEDED
+            and RESULT_OUTPUT in event.outputs
+        ):
+            result = json.loads(event.outputs[RESULT_OUTPUT])
+            return await self._history.update_job(
+                job.id,
+                size_after=int(result.get("size_after", 0)),
+                output=str(result.get("output", job.output)),
+            )
+        if event.phase in (Phase.FAILED, Phase.ERROR) and event.message:
+            log.info("job %s: %s failed: %s", job.id, event.task, event.message)
+        return job
+
+    async def _stop_for_environment(self, job: Job, event: NodeEvent) -> None:
+        reason = event.message or f"{event.task} found the environment unusable"
+        log.warning("job %s: %s: %s; stopping its run", job.id, event.task, reason)
+        self._environment[job.id] = reason
+        # Its retries would fail the same way: stop the run now.
+        with contextlib.suppress(ClustercodeError):
+            await self._executor.cancel(job.run_id)
+
+    async def _on_encode(
+        self,
+        job: Job,
+        event: NodeEvent,
+        slices: dict[int, SliceProgress],
+        clocks: dict[int, _SliceClock],
+    ) -> Job:
+        index = int(event.parameters[INDEX_INPUT])
+        current = slices.get(index) or SliceProgress(index=index, frames_total=0)
+        done, total = event.progress or (current.frames_done, current.frames_total)
+        clock = clocks.setdefault(index, _SliceClock())
+        now = time.monotonic()
+        fps = current.fps
+        if done > clock.frames and now > clock.at:
+            fps = (done - clock.frames) / (now - clock.at)
+        clocks[index] = _SliceClock(frames=done, at=now)
+        state = {
+            Phase.PENDING: "pending",
+            Phase.RUNNING: "running",
+            Phase.SUCCEEDED: "succeeded",
+        }.get(event.phase, "failed")
+        if state == "succeeded":
+            done = total = total or current.frames_total
+        updated = replace(
+            current,
+            frames_done=done,
+            frames_total=total or current.frames_total,
+            state=state,
+            attempts=event.attempt + 1,
+            fps=fps if state == "running" else 0.0,
+            message=event.message,
+        )
+        if updated == current:
+            return job
+        slices[index] = updated
+        await self._history.update_slice(job.id, updated)
+        slices_done = sum(1 for s in slices.values() if s.state == "succeeded")
+        frames_done = sum(s.frames_done for s in slices.values())
+        if slices_done == job.slices_done and frames_done == job.frames_done:
+            return job
+        return await self._history.update_job(
+            job.id, slices_done=slices_done, frames_done=frames_done
+        )
+
+    async def _finish(self, job: Job, phase: Phase, message: str) -> Job:
+        now = time.time()
+        cancelled = job.id in self._cancelled
+        requeue = job.id in self._requeue
+        self._cancelled.discard(job.id)
+        self._requeue.discard(job.id)
+        if phase is Phase.SUCCEEDED:
+            return await self._history.set_state(
+                job.id,
+                JobState.SUCCEEDED,
+                finished_at=now,
+                slices_done=job.slices_total,
+                frames_done=job.frames_total,
+            )
+        if cancelled and requeue:
+            return await self._history.set_state(
+                job.id,
+                JobState.QUEUED,
+                error="interrupted by a shutdown of the control service; queued again",
+                attempts=max(0, job.attempts - 1),
+            )
+        if cancelled:
+            self._environment.pop(job.id, None)
+            return await self._history.set_state(
+                job.id, JobState.CANCELLED, error=CANCELLED_MESSAGE, finished_at=now
+            )
+        environment = self._environment.pop(job.id, None)
+        if environment is not None:
+            self._environment_ended[job.id] = environment
+            return await self._history.set_state(
+                job.id,
+                JobState.QUEUED,
+                error=f"waiting for a usable environment (no attempt used): {environment}",
+                attempts=max(0, job.attempts - 1),
+            )
+        reason = message or f"workflow {job.run_id} ended {phase.value}"
+        if job.attempts >= self._max_attempts:
+            return await self._history.set_state(
+                job.id,
+                JobState.PARKED,
+                error=f"parked after {job.attempts} attempts: {reason}",
+                finished_at=now,
+            )
+        return await self._history.set_state(job.id, JobState.FAILED, error=reason)
