@@ -139,7 +139,9 @@ async def test_slice_failing_every_attempt_fails_the_run_with_argos_message_then
 ) -> None:
     ex = ArgoExecutor(argo_settings(harness, clip, retry_limit=1))
     try:
-        bad = EncodeSettings(video=("-c:v", "no-such-encoder"), slice_seconds=5.0).to_json()
+        # An encoder that exists, with a profile it refuses: only the encode step finds out.
+        video = ("-c:v", "libx264", "-profile:v", "no-such-profile")
+        bad = EncodeSettings(video=video, slice_seconds=5.0).to_json()
         job = make_job(clip, "d1a003", settings=bad)
         name = await ex.submit(argo_manifest(job, 1, settings(ex.settings, clip)))
         nodes, final = await run_to_end(ex, name)
