@@ -166,9 +166,15 @@ async def test_slice_failing_every_attempt_fails_the_run_with_argos_message_then
     assert missing(Path(job.output))
 
 
-async def test_exit_handler_runs_after_stop(executor: ArgoExecutor, clip: Media) -> None:
+async def test_exit_handler_runs_after_stop(
+    executor: ArgoExecutor, harness: ArgoHarness, clip: Media
+) -> None:
     job = make_job(clip, "d1a004", **slices(1.0))
     name = await executor.submit(argo_manifest(job, 1, settings(executor.settings, clip)))
+    # Slice 3 runs on only when signalled: the run is certainly mid-way when it is stopped.
+    harness.delete_pod_when_running(
+        NAMESPACE, name, task="encode", parameters={"index": "3"}, hold=True
+    )
     seen: list[NodeEvent] = []
     final: RunEvent | None = None
     cancelled = False

@@ -138,7 +138,8 @@ async def raw(sim: ArgoHarness, name: str) -> dict[str, Any]:
 
 
 async def kill_when_running(sim: ArgoHarness, name: str, **rule: Any) -> None:
-    """Harness hook: delete the matching attempt's pod as soon as its process runs."""
+    """Harness hook: delete the matching attempt's pod while its process runs (``hold=True``:
+    only freeze the process until the pod is signalled)."""
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         response = await client.put(
             f"{sim.url}/harness/v1/workflows/{NAMESPACE}/{name}/delete-pod", json=rule
@@ -255,9 +256,14 @@ async def test_cancel_stops_the_run_and_leaves_no_output(
 ) -> None:
     job = make_job(media, "c3d4e5")
     name = await executor.submit(argo_manifest(job, 1, settings(executor.settings, media)))
+    # Slice 0 runs on only when signalled, so the run is certainly mid-way when it is cancelled.
+    await kill_when_running(sim, name, task="encode", parameters={"index": "0"}, hold=True)
     final: RunEvent | None = None
+    cancelled = False
     async for event in executor.watch(name):
-        if isinstance(event, NodeEvent) and event.phase is Phase.RUNNING:
+        running = isinstance(event, NodeEvent) and event.phase is Phase.RUNNING
+        if running and isinstance(event, NodeEvent) and event.task == "encode" and not cancelled:
+            cancelled = True
             await executor.cancel(name)
         if isinstance(event, RunEvent) and event.phase.done:
             final = event
