@@ -2,7 +2,8 @@
 PYTHON ?= python3
 export PATH := $(HOME)/go/bin:$(PATH)
 
-.PHONY: install check lint typecheck imports proto-check generate test test-media bench validator
+.PHONY: install check lint typecheck imports proto-check generate test test-media bench validator \
+	argo-harness e2e-argo
 
 install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
@@ -31,8 +32,27 @@ generate:
 validator:
 	cd tools/argo-validate && go build -o argo-validate .
 
+# Argo's workflow-controller in-process with a process kubelet (docs/argo.md).
+argo-harness:
+	cd tools/argo-harness && nice -n 10 go build -o argo-harness .
+
+# The Argo end-to-end tests: they run on tools/argo-harness.
+E2E_ARGO := tests/integration/test_argo_executor.py tests/integration/test_argo_controller.py \
+	tests/integration/test_argo_service.py tests/integration/test_service_argo_down.py \
+	tests/integration/test_service_argo_restart.py tests/integration/test_argo_pod_security.py
+
+COOKBOOK_ARGO := tests/integration/test_cookbook.py::test_every_cookbook_line_works[argo] \
+	tests/integration/test_cookbook.py::test_missing_token_is_refused_but_health_is_open[argo]
+
 test: install
-	$(PYTHON) -m pytest -n 2
+	$(PYTHON) -m pytest -n 2 $(addprefix --ignore=,$(E2E_ARGO)) $(addprefix --deselect=,$(COOKBOOK_ARGO))
+
+e2e-argo: argo-harness
+	@mkdir -p .state
+	@$(PYTHON) -m pytest -n 2 -q $(E2E_ARGO) $(COOKBOOK_ARGO) \
+		> .state/e2e-argo.log 2>&1; status=$$?; \
+		echo "e2e-argo: $$(tail -n 1 .state/e2e-argo.log | tr -d '=' | sed 's/^ *//') on Argo's workflow-controller v4.0.5 (log: .state/e2e-argo.log)"; \
+		exit $$status
 
 # The media tests alone, for each extra ffmpeg of the matrix (CLUSTERCODE_FFMPEG selects it).
 MEDIA_TESTS = tests/pipelines/test_ffmpeg_check.py tests/pipelines/test_steps_media.py \

@@ -108,6 +108,27 @@ class StepPod:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PodSecurity:
+    """Every step pod fits a namespace enforcing Pod Security "restricted".
+
+    Pods run as a non-root user (the image's), without privilege escalation or capabilities,
+    under the runtime's default seccomp profile, with a read-only root filesystem; each of
+    ``scratch_paths`` is a writable emptyDir instead.
+
+    Attributes:
+        run_as_user: uid of the step processes (the image's user).
+        run_as_group: gid of the step processes.
+        fs_group: group that owns the pods' volumes; ``None`` leaves them as they are.
+        scratch_paths: writable emptyDir mounts (``/tmp`` above all).
+    """
+
+    run_as_user: int = 10001
+    run_as_group: int = 10001
+    fs_group: int | None = 10001
+    scratch_paths: tuple[str, ...] = ("/tmp",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowSpec:
     """Everything that decides the Workflow of one job attempt.
 
@@ -141,6 +162,7 @@ class WorkflowSpec:
         pod_gc: when Argo deletes finished pods.
         ttl_seconds_after_finished: when Argo deletes the finished workflow.
         env: extra environment variables of every step container.
+        security: the pods' security settings; ``None`` for none (the local executor).
     """
 
     job_id: str
@@ -170,6 +192,7 @@ class WorkflowSpec:
     pod_gc: PodGCStrategy | None = "OnPodSuccess"
     ttl_seconds_after_finished: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    security: PodSecurity | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -218,6 +241,15 @@ def _validate(spec: WorkflowSpec) -> None:
     for path in (spec.source, spec.output, spec.work_dir):
         if not posixpath.isabs(path):
             problems.append(f"path {path!r} is not absolute")
+    if spec.security is not None:
+        security = spec.security
+        if security.run_as_user < 1:
+            problems.append(f"run_as_user {security.run_as_user} must be a non-root uid")
+        if security.run_as_group < 0 or (security.fs_group or 0) < 0:
+            problems.append("run_as_group and fs_group must not be negative")
+        for path in security.scratch_paths:
+            if not posixpath.isabs(path):
+                problems.append(f"scratch path {path!r} is not absolute")
     if problems:
         raise ValueError("invalid workflow spec: " + "; ".join(problems))
 
@@ -276,6 +308,42 @@ def _volume(mount: Mount) -> m.Volume:
     )
 
 
+_RUNTIME_DEFAULT = m.SeccompProfile(type="RuntimeDefault")
+
+
+def _scratch_volumes(security: PodSecurity | None) -> list[tuple[str, str]]:
+    """(volume name, mount path) of each scratch emptyDir."""
+    if security is None:
+        return []
+    return [(f"scratch-{i}", path) for i, path in enumerate(security.scratch_paths)]
+
+
+def _pod_security(security: PodSecurity | None) -> m.PodSecurityContext | None:
+    if security is None:
+        return None
+    return m.PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=security.run_as_user,
+        run_as_group=security.run_as_group,
+        fs_group=security.fs_group,
+        seccomp_profile=_RUNTIME_DEFAULT,
+    )
+
+
+def _container_security(security: PodSecurity | None) -> m.SecurityContext | None:
+    if security is None:
+        return None
+    return m.SecurityContext(
+        run_as_non_root=True,
+        run_as_user=security.run_as_user,
+        run_as_group=security.run_as_group,
+        allow_privilege_escalation=False,
+        capabilities=m.Capabilities(drop=["ALL"]),
+        read_only_root_filesystem=True,
+        seccomp_profile=_RUNTIME_DEFAULT,
+    )
+
+
 def _step(spec: WorkflowSpec, name: str, args: list[str], **kwargs: Any) -> Container:
     """One step template: the step program with ``args``, retried, with its pod settings."""
     pod = spec.steps.get(name, StepPod())
@@ -294,10 +362,14 @@ def _step(spec: WorkflowSpec, name: str, args: list[str], **kwargs: Any) -> Cont
         env=[Env(name=k, value=v) for k, v in sorted(spec.env.items())] or None,
         resources=_resources(pod),
         volume_mounts=[
-            m.VolumeMount(name=v.name, mount_path=v.mount_path, read_only=v.read_only or None)
-            for v in spec.volumes
+            *(
+                m.VolumeMount(name=v.name, mount_path=v.mount_path, read_only=v.read_only or None)
+                for v in spec.volumes
+            ),
+            *(m.VolumeMount(name=n, mount_path=p) for n, p in _scratch_volumes(spec.security)),
         ]
         or None,
+        security_context=_container_security(spec.security),
         node_selector=node_selector,
         tolerations=tolerations,
         retry_strategy=_retry_strategy(spec),
@@ -328,7 +400,15 @@ def build_workflow(spec: WorkflowSpec) -> Workflow:
         service_account_name=spec.service_account,
         node_selector=dict(spec.node_selector) or None,
         tolerations=[_toleration(t) for t in spec.tolerations] or None,
-        volumes=[_volume(v) for v in spec.volumes] or None,
+        volumes=[
+            *(_volume(v) for v in spec.volumes),
+            *(
+                m.Volume(name=n, empty_dir=m.EmptyDirVolumeSource())
+                for n, _ in _scratch_volumes(spec.security)
+            ),
+        ]
+        or None,
+        security_context=_pod_security(spec.security),
         active_deadline_seconds=spec.active_deadline_seconds,
         pod_gc=None if spec.pod_gc is None else m.PodGC(strategy=spec.pod_gc),
         ttl_strategy=None

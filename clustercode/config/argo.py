@@ -30,6 +30,7 @@ from clustercode import __version__
 from pipelines.contract import StepName
 
 __all__ = [
+    "DEFAULT_STEP_RESOURCES",
     "ArgoSettings",
     "StepResources",
     "TolerationSettings",
@@ -85,6 +86,16 @@ class StepResources(BaseModel):
         if isinstance(value, dict):
             return {k: str(v) if isinstance(v, int | float) else v for k, v in value.items()}
         return value
+
+
+DEFAULT_STEP_RESOURCES: dict[StepName, StepResources] = {
+    "split": StepResources(requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "1Gi"}),
+    "encode": StepResources(requests={"cpu": "1", "memory": "1Gi"}, limits={"memory": "2Gi"}),
+    "audio": StepResources(requests={"cpu": "500m", "memory": "256Mi"}, limits={"memory": "1Gi"}),
+    "merge": StepResources(requests={"cpu": "500m", "memory": "256Mi"}, limits={"memory": "1Gi"}),
+    "cleanup": StepResources(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "128Mi"}),
+}
+"""Resources of a step the ``resources`` setting does not list: every step asks for some."""
 
 
 class ArgoSettings(BaseModel):
@@ -173,7 +184,19 @@ class ArgoSettings(BaseModel):
     resources: dict[StepName, StepResources] = Field(
         default_factory=dict,
         description="Kubernetes resources per step name (split, encode, audio, merge, cleanup), "
-        "e.g. {encode: {requests: {cpu: '2', memory: 2Gi}}}.",
+        "e.g. {encode: {requests: {cpu: '2', memory: 2Gi}}}; a step not listed gets "
+        "DEFAULT_STEP_RESOURCES.",
+    )
+    restricted: bool = Field(
+        default=True,
+        description="Step pods fit Pod Security 'restricted': non-root as run_as_user, no "
+        "privilege escalation, no capabilities, RuntimeDefault seccomp, read-only root "
+        "filesystem with an emptyDir at /tmp.",
+    )
+    run_as_user: int = Field(default=10001, ge=1, description="uid of the steps (the image's).")
+    run_as_group: int = Field(default=10001, ge=0, description="gid of the steps (the image's).")
+    fs_group: int | None = Field(
+        default=10001, ge=0, description="Group owning the pods' volumes (None: unchanged)."
     )
     step_node_selector: dict[StepName, dict[str, str]] = Field(
         default_factory=dict,

@@ -100,10 +100,12 @@ def snapshot(workflow: Workflow) -> Snapshot:
             parents[child] = node
     order = _task_order(workflow)
     keyed: list[tuple[tuple[int, int, int, str], NodeEvent]] = []
+    failures: list[tuple[tuple[int, int, int, str], str]] = []
     for node in nodes.values():
         if not _is_attempt(node):
             continue
-        display = node.display_name or node.name.removeprefix(f"{name}.")
+        # Argo names the exit handler's nodes after the workflow: "<name>.onExit(0)".
+        display = (node.display_name or node.name).removeprefix(f"{name}.")
         task = task_name(display)
         parent = parents.get(node.id)
         attempt = _attempt(node, parent, nodes)
@@ -126,12 +128,15 @@ def snapshot(workflow: Workflow) -> Snapshot:
         item = _ITEM.match(display)
         key = (order.get(task, _LAST - 1), int(item.group(1)) if item else -1, attempt, node.name)
         keyed.append((key, event))
+        if event.phase in (Phase.FAILED, Phase.ERROR) and task != "onExit":
+            failures.append((key, f"{display}: {event.message}" if event.message else display))
     keyed.sort(key=lambda pair: pair[0])
-    return Snapshot(
-        phase=phase_of(status.phase if status else None),
-        message=(status.message if status else None) or "",
-        nodes=tuple(event for _, event in keyed),
-    )
+    phase = phase_of(status.phase if status else None)
+    message = (status.message if status else None) or ""
+    if not message and phase in (Phase.FAILED, Phase.ERROR) and failures:
+        # Argo leaves a failed DAG's own message empty; its last failed attempt says why.
+        message = max(failures)[1]
+    return Snapshot(phase=phase, message=message, nodes=tuple(event for _, event in keyed))
 
 
 def _is_attempt(node: NodeStatus) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from clustercode.config.argo import TolerationSettings, VolumeSettings
+from clustercode.config.argo import DEFAULT_STEP_RESOURCES, TolerationSettings, VolumeSettings
 from clustercode.config.settings import Settings
 from clustercode.errors import ExecutorError
 from clustercode.jobs.tools import step_environment
@@ -33,7 +33,7 @@ from pipelines.contract import (
     STEP_NAMES,
 )
 from pipelines.settings import EncodeSettings
-from pipelines.workflow import Mount, StepPod, Toleration, WorkflowSpec, manifest
+from pipelines.workflow import Mount, PodSecurity, StepPod, Toleration, WorkflowSpec, manifest
 
 __all__ = [
     "ExecutorKind",
@@ -243,13 +243,11 @@ def _steps(settings: Settings) -> dict[str, StepPod]:
     argo = settings.argo
     steps: dict[str, StepPod] = {}
     for name in STEP_NAMES:
-        resources = argo.resources.get(name)
+        resources = argo.resources.get(name) or DEFAULT_STEP_RESOURCES[name]
         selector = argo.step_node_selector.get(name, {})
         tolerations = argo.step_tolerations.get(name, [])
-        if resources is None and not selector and not tolerations:
-            continue
-        requests = resources.requests if resources else {}
-        limits = resources.limits if resources else {}
+        requests = resources.requests
+        limits = resources.limits
         steps[name] = StepPod(
             cpu_request=requests.get("cpu"),
             cpu_limit=limits.get("cpu"),
@@ -299,6 +297,13 @@ def argo_spec(job: Job, attempt: int, settings: Settings) -> WorkflowSpec:
             pod_gc=argo.pod_gc,
             ttl_seconds_after_finished=argo.ttl_seconds,
             env=dict(argo.env),
+            security=PodSecurity(
+                run_as_user=argo.run_as_user,
+                run_as_group=argo.run_as_group,
+                fs_group=argo.fs_group,
+            )
+            if argo.restricted
+            else None,
         )
     except ValueError as exc:
         raise ExecutorError(f"job {job.id}: {exc}") from None

@@ -1,5 +1,5 @@
-"""ArgoExecutor against the simulated argo-server: a real process over loopback HTTP, real steps,
-real ffmpeg on a small generated clip."""
+"""ArgoExecutor against the Argo harness (Argo's own workflow-controller behind argo-server's REST
+API, over loopback HTTP), real steps, real ffmpeg on a small generated clip."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from clustercode.models import Job
 from pipelines.ffmpeg import ffmpeg_path
 from pipelines.settings import EncodeSettings
 from tests.integration.conftest import free_port
-from tests.support.argosim import SimulatedArgoServerProcess, start_simulated_argo_server
+from tests.support.argo_harness import ArgoHarness, start_argo_harness
 
 TOKEN = "simulated-token-1"
 FRAMES = 100  # 4 s at 25 fps
@@ -63,18 +63,18 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
 
 
 @pytest.fixture(scope="module")
-def sim(media: Media) -> Iterator[SimulatedArgoServerProcess]:
+def sim(media: Media) -> Iterator[ArgoHarness]:
     # The work directory comes through a PersistentVolumeClaim, the others as host paths.
-    with start_simulated_argo_server(
+    with start_argo_harness(
         token=TOKEN,
         claims={"cc-work": str(media.work)},
         max_parallel=2,
-        log_file=media.work.parent / "argosim.log",
+        log_file=media.work.parent / "argo-harness.log",
     ) as server:
         yield server
 
 
-def argo_settings(sim: SimulatedArgoServerProcess, media: Media, **changes: Any) -> ArgoSettings:
+def argo_settings(sim: ArgoHarness, media: Media, **changes: Any) -> ArgoSettings:
     fields: dict[str, Any] = {
         "url": sim.url,
         "namespace": NAMESPACE,
@@ -111,7 +111,7 @@ def make_job(media: Media, job_id: str, **changes: Any) -> Job:
 
 
 @pytest.fixture
-async def executor(sim: SimulatedArgoServerProcess, media: Media) -> AsyncIterator[ArgoExecutor]:
+async def executor(sim: ArgoHarness, media: Media) -> AsyncIterator[ArgoExecutor]:
     ex = ArgoExecutor(argo_settings(sim, media))
     yield ex
     await ex.close()
@@ -128,7 +128,7 @@ async def run_to_end(ex: Executor, run_id: str) -> tuple[list[NodeEvent], RunEve
     raise AssertionError("watch ended without a final RunEvent")
 
 
-async def raw(sim: SimulatedArgoServerProcess, name: str) -> dict[str, Any]:
+async def raw(sim: ArgoHarness, name: str) -> dict[str, Any]:
     """The Workflow as argo-server answers it."""
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         response = await client.get(f"{sim.url}/api/v1/workflows/{NAMESPACE}/{name}")
@@ -137,11 +137,12 @@ async def raw(sim: SimulatedArgoServerProcess, name: str) -> dict[str, Any]:
     return document
 
 
-async def kill_when_running(sim: SimulatedArgoServerProcess, name: str, **rule: Any) -> None:
-    """Simulation hook: SIGKILL the matching attempt's process as soon as it runs."""
+async def kill_when_running(sim: ArgoHarness, name: str, **rule: Any) -> None:
+    """Harness hook: delete the matching attempt's pod while its process runs (``hold=True``:
+    only freeze the process until the pod is signalled)."""
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         response = await client.put(
-            f"{sim.url}/simulation/v1/workflows/{NAMESPACE}/{name}/kill", json=rule
+            f"{sim.url}/harness/v1/workflows/{NAMESPACE}/{name}/delete-pod", json=rule
         )
     response.raise_for_status()
 
@@ -165,7 +166,7 @@ def by_index(nodes: list[NodeEvent]) -> dict[int, list[NodeEvent]]:
 
 
 async def test_submit_watch_to_success_then_replay(
-    executor: ArgoExecutor, sim: SimulatedArgoServerProcess, media: Media
+    executor: ArgoExecutor, sim: ArgoHarness, media: Media
 ) -> None:
     assert isinstance(executor, Executor)
     job = make_job(media, "a1b2c3")
@@ -216,7 +217,7 @@ async def test_submit_watch_to_success_then_replay(
 
 
 async def test_killed_slice_is_retried_the_argo_way(
-    executor: ArgoExecutor, sim: SimulatedArgoServerProcess, media: Media
+    executor: ArgoExecutor, sim: ArgoHarness, media: Media
 ) -> None:
     job = make_job(media, "b2c3d4")
     name = await executor.submit(argo_manifest(job, 1, settings(executor.settings, media)))
@@ -228,8 +229,8 @@ async def test_killed_slice_is_retried_the_argo_way(
     attempts = by_index(nodes)[1]
     first = [e for e in attempts if e.attempt == 0][-1]
     second = [e for e in attempts if e.attempt == 1][-1]
-    assert first.phase is Phase.FAILED
-    assert "SIGKILL" in first.message
+    # Argo's own verdict on a pod deleted while it ran, then its retry.
+    assert (first.phase, first.message) == (Phase.ERROR, "pod deleted")
     assert second.phase is Phase.SUCCEEDED
     assert first.node_id != second.node_id
     assert all(e.attempt == 0 for i, events in by_index(nodes).items() if i != 1 for e in events)
@@ -243,7 +244,7 @@ async def test_killed_slice_is_retried_the_argo_way(
     assert len(retry) == 1
     children = [status["nodes"][c] for c in retry[0]["children"]]
     assert [(c["type"], c["phase"]) for c in children] == [
-        ("Pod", "Failed"),
+        ("Pod", "Error"),
         ("Pod", "Succeeded"),
     ]
     assert retry[0]["phase"] == "Succeeded"
@@ -251,13 +252,18 @@ async def test_killed_slice_is_retried_the_argo_way(
 
 
 async def test_cancel_stops_the_run_and_leaves_no_output(
-    executor: ArgoExecutor, sim: SimulatedArgoServerProcess, media: Media
+    executor: ArgoExecutor, sim: ArgoHarness, media: Media
 ) -> None:
     job = make_job(media, "c3d4e5")
     name = await executor.submit(argo_manifest(job, 1, settings(executor.settings, media)))
+    # Slice 0 runs on only when signalled, so the run is certainly mid-way when it is cancelled.
+    await kill_when_running(sim, name, task="encode", parameters={"index": "0"}, hold=True)
     final: RunEvent | None = None
+    cancelled = False
     async for event in executor.watch(name):
-        if isinstance(event, NodeEvent) and event.phase is Phase.RUNNING:
+        running = isinstance(event, NodeEvent) and event.phase is Phase.RUNNING
+        if running and isinstance(event, NodeEvent) and event.task == "encode" and not cancelled:
+            cancelled = True
             await executor.cancel(name)
         if isinstance(event, RunEvent) and event.phase.done:
             final = event
@@ -295,9 +301,7 @@ def slow_exit_workflow(name: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def test_stop_escalates_to_terminate_after_the_grace(
-    sim: SimulatedArgoServerProcess, media: Media
-) -> None:
+async def test_stop_escalates_to_terminate_after_the_grace(sim: ArgoHarness, media: Media) -> None:
     ex = ArgoExecutor(argo_settings(sim, media, stop_grace_seconds=0.5))
     try:
         name = await ex.submit(slow_exit_workflow("cc-0e5c-1"))
@@ -316,7 +320,7 @@ async def test_stop_escalates_to_terminate_after_the_grace(
 
 async def test_list_runs_by_label_across_pages(
     executor: ArgoExecutor,
-    sim: SimulatedArgoServerProcess,
+    sim: ArgoHarness,
     media: Media,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -332,7 +336,8 @@ async def test_list_runs_by_label_across_pages(
         for name in names:
             _, final = await run_to_end(failing, name)
             assert final.phase is Phase.FAILED
-            assert "split" in final.message
+            # Argo's words for the attempt that failed the run.
+            assert final.message.startswith("split(0): main: Error (exit code 1)"), final.message
     finally:
         await failing.close()
     only = await executor.list_runs({"clustercode.io/job-id": "e5f6a7"})
@@ -346,16 +351,18 @@ async def test_list_runs_by_label_across_pages(
     assert await executor.list_runs({"clustercode.io/job-id": "0000"}) == []
 
 
-async def test_a_rejected_workflow_says_why(sim: SimulatedArgoServerProcess, media: Media) -> None:
-    ex = ArgoExecutor(argo_settings(sim, media, library_volumes=[{"claim": "no-such-claim"}]))
+async def test_a_rejected_workflow_says_why(sim: ArgoHarness, media: Media) -> None:
+    ex = ArgoExecutor(argo_settings(sim, media))
     try:
         doc = argo_manifest(make_job(media, "0aaa"), 1, settings(ex.settings, media))
+        doc["spec"]["entrypoint"] = "no-such-template"
         with pytest.raises(ExecutorError) as rejected:
             await ex.submit(doc)
     finally:
         await ex.close()
+    # Argo's validator, as argo-server runs it on create.
     assert str(rejected.value).startswith("argo-server rejected creating workflow cc-0aaa-1: ")
-    assert "PersistentVolumeClaim 'no-such-claim'" in str(rejected.value)
+    assert "no-such-template" in str(rejected.value)
 
 
 async def test_unknown_run_is_not_found(executor: ArgoExecutor) -> None:
@@ -367,7 +374,7 @@ async def test_unknown_run_is_not_found(executor: ArgoExecutor) -> None:
 
 
 async def test_token_is_read_from_its_file_for_every_request(
-    sim: SimulatedArgoServerProcess, media: Media, tmp_path: Path
+    sim: ArgoHarness, media: Media, tmp_path: Path
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
@@ -395,9 +402,7 @@ async def test_token_is_read_from_its_file_for_every_request(
         await anonymous.close()
 
 
-async def test_unreachable_argo_server_says_what_to_fix(
-    sim: SimulatedArgoServerProcess, media: Media
-) -> None:
+async def test_unreachable_argo_server_says_what_to_fix(sim: ArgoHarness, media: Media) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     ex = ArgoExecutor(argo_settings(sim, media, url=url, watch_retry_seconds=0.3))
     try:
@@ -437,7 +442,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 async def test_tls_verification(media: Media, tls_files: tuple[Path, Path]) -> None:
     cert, _ = tls_files
-    with start_simulated_argo_server(token=TOKEN, tls=tls_files) as tls_sim:
+    with start_argo_harness(token=TOKEN, tls=tls_files) as tls_sim:
         assert tls_sim.url.startswith("https://")
         checks = []
         for changes in ({}, {"ca_file": cert}, {"verify_tls": False}):

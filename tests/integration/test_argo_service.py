@@ -1,4 +1,4 @@
-"""The whole control service on the Argo executor, against the simulated argo-server.
+"""The whole control service on the Argo executor, run by Argo's own workflow-controller.
 
 The control service is killed with SIGKILL mid-job and started again: it must find the job's
 workflow, follow it to the end without submitting it twice, and record an exact output.
@@ -22,7 +22,7 @@ import pytest
 from clustercode.api.v1 import jobs_pb2, service_pb2, service_pb2_grpc
 from pipelines.ffmpeg import checked_ffmpeg, ffmpeg_path
 from tests.pipelines.media_checks import frame_hashes
-from tests.support.argosim import start_simulated_argo_server
+from tests.support.argo_harness import start_argo_harness
 
 
 def start_serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -57,7 +57,7 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
 
 @pytest.fixture
 def sim_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
-    with start_simulated_argo_server() as sim:
+    with start_argo_harness() as sim:
         env = {
             **os.environ,
             "CLUSTERCODE_SETTLE_SECONDS": "0",

@@ -444,9 +444,10 @@ def test_default_config_renders_a_workflow_on_the_charts_objects(
     assert workflow["metadata"]["namespace"] == NAMESPACE
     assert workflow["spec"]["serviceAccountName"] == f"{full}-workflow"
     assert {n: v["persistentVolumeClaim"]["claimName"] for n, v in
-            _pod_volumes(workflow).items()} == {
+            _pod_volumes(workflow).items() if "persistentVolumeClaim" in v} == {
         "library-0": f"{full}-library-0", "output": f"{full}-output", "work": f"{full}-work"
     }  # fmt: skip
+    assert _pod_volumes(workflow)["scratch-0"] == {"name": "scratch-0", "emptyDir": {}}
     images = {t["container"]["image"] for t in workflow["spec"]["templates"] if "container" in t}
     assert images == {"clustercode:0.1.0"}
 

@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.ffmpeg import ffmpeg_path
 from tests.conftest import require_tool
-from tests.support.argosim import start_simulated_argo_server
+from tests.support.argo_harness import start_argo_harness
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TOKEN = "cookbook-secret-token"
@@ -44,13 +44,13 @@ class Server:
 
 @pytest.fixture(params=["local", "argo"])
 def executor_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Settings that select the executor: local, or Argo through the simulated argo-server."""
+    """Settings that select the executor: local, or Argo (its controller in tools/argo-harness)."""
     if request.param == "local":
         yield {}
         return
     token_file = tmp_path / "argo-token"
     token_file.write_text("argo-secret\n")
-    with start_simulated_argo_server(token_file=token_file) as sim:
+    with start_argo_harness(token_file=token_file) as sim:
         yield {
             "CLUSTERCODE_EXECUTOR": "argo",
             "CLUSTERCODE_ARGO__URL": sim.url,

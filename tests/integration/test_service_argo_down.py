@@ -1,9 +1,9 @@
 """The control service on the Argo executor while argo-server is down, then up again.
 
-``clustercode serve`` points at a loopback port of the simulated argo-server. While nothing
+``clustercode serve`` points at a loopback port of the argo-harness. While nothing
 listens there, status must say the executor is unhealthy and name the URL, and a submitted job
 must wait (failed, "not submitted, retrying", no attempt used) and be retried with backoff, never
-parked. Once the simulated argo-server listens on that port again, the same job must succeed.
+parked. Once the argo-harness listens on that port again, the same job must succeed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import itertools
 import os
 import selectors
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,12 +25,13 @@ from tests.integration.serve_process import (
     serve_process,
     video_frames,
 )
+from tests.support.argo_harness import harness_argv
 
 NOT_SUBMITTED = "not submitted, retrying"
 
 
 class SimulatedArgo:
-    """``python -m tests.support.argosim`` on a fixed loopback port, started and stopped at will."""
+    """``tools/argo-harness`` on a fixed loopback port, started and stopped at will."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -40,7 +40,7 @@ class SimulatedArgo:
     def start(self) -> str:
         """Start it; return its URL once it listens."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.argosim", "--listen", f"127.0.0.1:{self.port}"],
+            harness_argv(listen=f"127.0.0.1:{self.port}"),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -48,7 +48,7 @@ class SimulatedArgo:
         )
         self.process = process
         assert process.stdout is not None and process.stderr is not None
-        ready = "simulated argo-server listening on "
+        ready = "argo-harness listening on "
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
             deadline = time.monotonic() + 30
@@ -58,7 +58,7 @@ class SimulatedArgo:
                     if line.startswith(ready):
                         return line.removeprefix(ready).strip()
         self.stop()
-        raise AssertionError("the simulated argo-server did not start")
+        raise AssertionError("argo-harness did not start")
 
     def stop(self) -> None:
         """Stop it (no-op when it is not running)."""

@@ -19,7 +19,7 @@ from tests.integration.serve_process import (
     serve_process,
     video_frames,
 )
-from tests.support.argosim import start_simulated_argo_server
+from tests.support.argo_harness import start_argo_harness
 
 FINAL = (jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_PARKED, jobs_pb2.JOB_STATE_CANCELLED)
 
@@ -37,7 +37,7 @@ def argo_env(url: str) -> dict[str, str]:
 def test_sigterm_leaves_argo_workflows_running_and_restart_follows_them(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "library" / "clip.mkv", duration=6)
     options = ("--profile", "slow", "--slice-seconds", "3")
-    with start_simulated_argo_server() as sim:
+    with start_argo_harness() as sim:
         with serve_process(
             tmp_path, *options, env=argo_env(sim.url), profiles={"slow": SLOW_PROFILE}
         ) as server, server.stub() as stub:  # fmt: skip
@@ -62,7 +62,7 @@ def test_sigterm_leaves_argo_workflows_running_and_restart_follows_them(tmp_path
 
 def test_sigterm_is_quick_while_argo_is_unreachable(tmp_path: Path) -> None:
     make_clip(tmp_path / "library" / "clip.mkv", duration=6)
-    with start_simulated_argo_server() as sim, serve_process(
+    with start_argo_harness() as sim, serve_process(
         tmp_path, "--profile", "slow", "--slice-seconds", "3",
         env=argo_env(sim.url), profiles={"slow": SLOW_PROFILE}, stop_timeout=15,
     ) as server, server.stub() as stub:  # fmt: skip

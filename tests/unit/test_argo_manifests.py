@@ -90,11 +90,13 @@ def test_argo_paths_are_the_mounted_volumes() -> None:
         {"name": "library-1", "hostPath": {"path": "/srv/shows"}},
         {"name": "output", "hostPath": {"path": "/srv/out"}},
         {"name": "work", "hostPath": {"path": "/var/lib/cc/work"}},
+        {"name": "scratch-0", "emptyDir": {}},
     ]
     assert merge["volumeMounts"] == [
         {"name": "library-1", "mountPath": "/library/1", "readOnly": True},
         {"name": "output", "mountPath": "/output"},
         {"name": "work", "mountPath": "/work"},
+        {"name": "scratch-0", "mountPath": "/tmp"},
     ]
 
 
@@ -109,6 +111,7 @@ def test_claims_per_root_and_in_place_writes_to_the_library() -> None:
         {"name": "library-1", "persistentVolumeClaim": {"claimName": "shows", "readOnly": True}},
         {"name": "output", "persistentVolumeClaim": {"claimName": "out"}},
         {"name": "work", "persistentVolumeClaim": {"claimName": "work"}},
+        {"name": "scratch-0", "emptyDir": {}},
     ]
     in_place = Settings(
         libraries=[Path("/srv/shows")], in_place=True, executor="argo", work_dir=Path("/w")
@@ -157,6 +160,41 @@ def test_pod_settings_reach_every_step() -> None:
         {"name": "CLUSTERCODE_FFMPEG", "value": "/usr/bin/ffmpeg"}
     ]
     assert "nodeSelector" not in templates(doc)["split"]
+
+
+def test_step_pods_fit_pod_security_restricted_and_ask_for_resources() -> None:
+    doc = argo_manifest(job(), 1, settings(resources={"encode": {"requests": {"cpu": "3"}}}))
+    assert doc["spec"]["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    steps = {n: t for n, t in templates(doc).items() if "container" in t}
+    assert sorted(steps) == ["cleanup", "encode", "merge", "split"]
+    for name, template in steps.items():
+        container = template["container"]
+        assert container["securityContext"] == {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }, name
+        assert {"cpu", "memory"} <= set(container["resources"].get("requests", {})) or (
+            name == "encode"
+        ), name
+    assert steps["encode"]["container"]["resources"] == {"requests": {"cpu": "3"}}
+    assert steps["split"]["container"]["resources"]["requests"] == {
+        "cpu": "100m",
+        "memory": "256Mi",
+    }
+    loose = argo_manifest(job(), 1, settings(restricted=False))
+    assert "securityContext" not in loose["spec"]
+    assert "securityContext" not in templates(loose)["merge"]["container"]
 
 
 def test_local_manifest_runs_this_interpreter_on_host_paths(tmp_path: Path) -> None:
