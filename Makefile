@@ -51,6 +51,7 @@ e2e-argo: argo-harness
 	@mkdir -p .state
 	@$(PYTHON) -m pytest -n 2 -q $(E2E_ARGO) $(COOKBOOK_ARGO) \
 		> .state/e2e-argo.log 2>&1; status=$$?; \
+		if [ $$status -ne 0 ]; then grep -E '^(FAILED|ERROR) ' .state/e2e-argo.log; tail -n 80 .state/e2e-argo.log; fi; \
 		echo "e2e-argo: $$(tail -n 1 .state/e2e-argo.log | tr -d '=' | sed 's/^ *//') on Argo's workflow-controller v4.0.5 (log: .state/e2e-argo.log)"; \
 		exit $$status
 
