@@ -354,7 +354,7 @@ def build_workflow(spec: WorkflowSpec) -> Workflow:
             [*common, "--output", spec.output, "--result-out", result_path],
             outputs=[Parameter(name=RESULT_OUTPUT, value_from=m.ValueFrom(path=result_path))],
         )
-        _step(spec, CLEANUP, ["--work", spec.work_dir])
+        _step(spec, CLEANUP, ["--work", spec.work_dir, "--status", "{{workflow.status}}"])
         with DAG(name=ENTRYPOINT, parallelism=spec.parallelism):
             split_task = split(name=SPLIT)
             assert split_task is not None  # a template called in a DAG context returns its task

@@ -85,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = step("merge", "join slices, mux the source's other streams, verify, publish")
     sub.add_argument("--output", type=Path, required=True, help="the published output file")
     sub.add_argument("--result-out", type=Path, help="result JSON (default WORK/result.json)")
-    step("cleanup", "remove the job's work directory", source=False)
+    sub = step("cleanup", "tidy the job's work directory", source=False)
+    sub.add_argument(
+        "--status",
+        help="the run's {{workflow.status}}: Succeeded keeps only result.json, anything else "
+        "keeps the plan and proven slices for the next attempt (default: remove everything)",
+    )
     return parser
 
 
@@ -140,7 +145,7 @@ def _dispatch(args: argparse.Namespace) -> None:
     else:
         from pipelines.steps.cleanup import cleanup
 
-        cleanup(work=args.work)
+        cleanup(work=args.work, status=args.status)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
