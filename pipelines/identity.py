@@ -14,7 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NAME_MAX", "SourceIdentity", "fit_name", "source_identity"]
+__all__ = ["NAME_MAX", "SOURCE_CHANGED", "SourceIdentity", "fit_name", "source_identity"]
+
+SOURCE_CHANGED = "source changed during the job"
+"""How a step's message starts when it found the source replaced; the control plane queues
+such a job again without counting an attempt."""
 
 NAME_MAX = 255
 """Longest file name (bytes) on Linux file systems."""

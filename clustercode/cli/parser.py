@@ -44,6 +44,15 @@ def _library(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--executor", choices=("local", "argo"), help="where workflows run")
 
 
+def _lease(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another control service runs jobs on the same store, wait for it to stop "
+        "(default: refuse to start)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -73,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait for files still being written (changed within settle_seconds) instead of "
         "leaving them for the next run; give up on them after MAX_SECONDS (default 600)",
     )
+    _lease(run)
 
     serve = sub.add_parser("serve", help="run the control service with its gRPC API")
     _library(serve, required=False)
@@ -90,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (default: off)",
     )
+    _lease(serve)
 
     explain = sub.add_parser("explain", help="show how FILE would be transcoded, and why")
     explain.add_argument("file", help="media file (inside a library root)")

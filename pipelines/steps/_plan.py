@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.contract import slice_count
-from pipelines.identity import SourceIdentity, source_identity
+from pipelines.identity import SOURCE_CHANGED, SourceIdentity, source_identity
 from pipelines.media import MediaInfo, VideoTimeline
 from pipelines.steps import _atomic
 from pipelines.steps.errors import StepError
@@ -318,11 +318,6 @@ def read_plan(work: Path) -> Plan | None:
         return Plan.from_json(plan_path(work).read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError, KeyError):
         return None
-
-
-SOURCE_CHANGED = "source changed during the job"
-"""The start of the message of a step that found the source replaced (the control plane queues
-such a job again without counting an attempt)."""
 
 
 def check_source_content(plan: Plan, source: Path) -> None:
