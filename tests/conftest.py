@@ -19,3 +19,17 @@ def require_tool(name: str) -> str:
     if REQUIRE_TOOLS:
         pytest.fail(f"{message} (CLUSTERCODE_REQUIRE_TOOLS=1)")
     pytest.skip(message)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.reliability.summary import write_figures
+
+    write_figures(session)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    from tests.reliability.summary import summarize
+
+    summarize(terminalreporter, config)

@@ -172,14 +172,15 @@ class Controller:
         """Whether another control service took this one's lease (it then runs nothing)."""
         return self.lease is not None and self.lease.lost.is_set()
 
-    async def interrupt(self, *, grace: float = 5.0) -> None:
-        """Stop now (Ctrl-C): start nothing more, stop the running workflows, and give their
-        outcome ``grace`` seconds to be recorded. With Redis away it is not: those jobs stay
-        running in the store and the next start settles them (proven output or queued again)."""
+    async def interrupt(self, *, grace: float = 5.0, requeue: bool = False) -> None:
+        """Stop now (Ctrl-C): start nothing more, cancel the running workflows (queue their jobs
+        again with ``requeue``), and give that ``grace`` seconds to be recorded. With Redis away
+        it is not: those jobs stay running in the store and the next start settles them (a
+        proven output is recorded, anything else is queued again)."""
         self.scheduler.stop_starting()
         try:
             async with asyncio.timeout(grace):
-                await self.scheduler.shutdown(cancel_running=True, requeue=True)
+                await self.scheduler.shutdown(cancel_running=True, requeue=requeue)
         except TimeoutError:
             log.warning("the job store did not record the stop in %.0f s; moving on", grace)
             await self.scheduler.shutdown(cancel_running=False)
