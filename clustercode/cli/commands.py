@@ -84,8 +84,8 @@ async def run(args: argparse.Namespace) -> int:
                         delay = OUTAGE_BACKOFF.delay(failures)
                         if failures == 1:
                             display.note(
-                                f"clustercode: {exc}; retrying every {delay:.0f}-60 s; "
-                                "jobs keep running (Ctrl-C stops)"
+                                f"clustercode: redis is unreachable ({exc}); retrying, jobs "
+                                "keep running (Ctrl-C stops)"
                             )
                         await asyncio.sleep(delay)
 

@@ -179,6 +179,11 @@ class Controller:
         proven output is recorded, anything else is queued again)."""
         self.scheduler.stop_starting()
         try:
+            async with asyncio.timeout(1.0):
+                await self.history.ping()
+        except (ClustercodeError, TimeoutError):
+            grace = 0.0  # nothing can be recorded: stop the work, the next start settles the rest
+        try:
             async with asyncio.timeout(grace):
                 await self.scheduler.shutdown(cancel_running=True, requeue=requeue)
         except TimeoutError:
