@@ -1,7 +1,8 @@
 """``cleanup``: tidy a job's work directory (the Workflow's exit handler).
 
-After a successful run only ``result.json`` stays: the proof, until the control plane has
-recorded the job, that the output was published and verified. After a failed or stopped run the
+After a successful run nothing stays, or (``--keep-result``, the local executor) only
+``result.json``: the proof, until the control plane has recorded the job, that the output was
+published and verified. After a failed or stopped run the
 plan and the proven slices stay so that the next attempt of the job encodes only what is
 missing; everything else (joined video, concat list, covers, temporary files) goes. The control
 plane removes the directory once the job has ended for good.
@@ -35,12 +36,13 @@ def _temporary(path: Path) -> bool:
     return path.name.startswith(".")
 
 
-def cleanup(*, work: Path, status: str | None = None) -> None:
+def cleanup(*, work: Path, status: str | None = None, keep_result: bool = False) -> None:
     """Tidy ``work``; a missing directory is already clean.
 
     Args:
         work: the job's work directory.
         status: the run's ``{{workflow.status}}``; ``None`` removes the whole directory.
+        keep_result: after a success keep ``result.json``.
 
     Raises:
         StepError: ``work`` is not a directory, or a file in it cannot be removed.
@@ -51,7 +53,7 @@ def cleanup(*, work: Path, status: str | None = None) -> None:
     if not work.is_dir() or work.is_symlink():
         raise StepError(f"work path {work} is not a directory; refusing to remove it")
     try:
-        if status is None:
+        if status is None or (status == SUCCEEDED and not keep_result):
             shutil.rmtree(work)
             logger.info("%s: removed", work)
             return

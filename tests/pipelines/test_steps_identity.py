@@ -141,14 +141,20 @@ def test_the_result_proves_the_published_file(
 
 
 @pytest.mark.parametrize(
-    ("status", "kept"),
+    ("status", "flags", "kept"),
     [
-        ("Succeeded", ["result.json"]),
-        ("Failed", ["plan.json", "result.json", "slices"]),
+        ("Succeeded", ["--keep-result"], ["result.json"]),
+        ("Succeeded", [], []),
+        ("Failed", [], ["plan.json", "result.json", "slices"]),
     ],
 )
 def test_cleanup_keeps_what_the_next_step_needs(
-    clips: ClipStore, tmp_path: Path, outdir: Path, status: str, kept: list[str]
+    clips: ClipStore,
+    tmp_path: Path,
+    outdir: Path,
+    status: str,
+    flags: list[str],
+    kept: list[str],
 ) -> None:
     source = clips("single_keyframe")
     work = tmp_path / "work"
@@ -158,10 +164,10 @@ def test_cleanup_keeps_what_the_next_step_needs(
     (work / "result.json").write_text("{}")
     (work / "slices" / ".slice_00000.tmp-1.mkv").write_bytes(b"partial")
 
-    done = run_step("cleanup", "--work", work, "--status", status)
+    done = run_step("cleanup", "--work", work, "--status", status, *flags)
 
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in work.iterdir()) == kept
+    assert (sorted(p.name for p in work.iterdir()) if work.exists() else []) == kept
     if "slices" in kept:
         assert not [p for p in (work / "slices").iterdir() if p.name.startswith(".")]
 
