@@ -30,6 +30,7 @@ from clustercode.jobs.reconcile import reconcile, reconcile_until_done
 from clustercode.jobs.recovery import remove_work
 from clustercode.jobs.runner import JobRunner
 from clustercode.jobs.scheduler import Scheduler
+from clustercode.jobs.stopping import interrupt, keep_lease
 from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
 from clustercode.jobs.workflows import ManifestFactory, manifest_factory, min_slices
 from clustercode.library.fswatch import LibraryWatcher
@@ -144,7 +145,7 @@ class Controller:
                     work_dir=settings.work_dir if local else None,
                 )
             )
-            keeping = asyncio.create_task(controller._keep_lease(lease))
+            keeping = asyncio.create_task(keep_lease(lease, controller.scheduler, executor))
             try:
                 # A reachable executor is reconciled before anything new starts.
                 await asyncio.wait({reconciling}, timeout=10)
@@ -173,32 +174,8 @@ class Controller:
         return self.lease is not None and self.lease.lost.is_set()
 
     async def interrupt(self, *, grace: float = 5.0, requeue: bool = False) -> None:
-        """Stop now (Ctrl-C): start nothing more, cancel the running workflows (queue their jobs
-        again with ``requeue``), and give that ``grace`` seconds to be recorded. With Redis away
-        it is not: those jobs stay running in the store and the next start settles them (a
-        proven output is recorded, anything else is queued again)."""
-        self.scheduler.stop_starting()
-        try:
-            async with asyncio.timeout(1.0):
-                await self.history.ping()
-        except (ClustercodeError, TimeoutError):
-            grace = 0.0  # nothing can be recorded: stop the work, the next start settles the rest
-        try:
-            async with asyncio.timeout(grace):
-                await self.scheduler.shutdown(cancel_running=True, requeue=requeue)
-        except TimeoutError:
-            log.warning("the job store did not record the stop in %.0f s; moving on", grace)
-            await self.scheduler.shutdown(cancel_running=False)
-
-    async def _keep_lease(self, lease: Lease) -> None:
-        """Renew the lease; once lost, start and follow no more jobs and stop local work."""
-        await lease.keep()
-        if not lease.lost.is_set():
-            return
-        self.scheduler.stop_starting()
-        await self.scheduler.shutdown(cancel_running=False)
-        if self.executor.name == "local":
-            await self.executor.close()
+        """Stop now (Ctrl-C); see :func:`clustercode.jobs.stopping.interrupt`."""
+        await interrupt(self.history, self.scheduler, grace=grace, requeue=requeue)
 
     async def _remove_work(self, job: Job) -> None:
         """A job ended for good: its work directory (plan, slices, result) is not needed."""

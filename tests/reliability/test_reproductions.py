@@ -61,6 +61,51 @@ def test_source_replaced_between_crash_and_restart_is_transcoded_whole(
     assert job["attempts"] == 1  # the crash did not count
 
 
+def test_source_rewritten_during_the_job_is_queued_again_without_an_attempt(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    old = make_clip(tmp_path / "clips" / "old.avi", pattern="testsrc2", seconds=4, raw=True)
+    new = make_clip(tmp_path / "clips" / "new.avi", pattern="smptebars", seconds=4, raw=True)
+    store = Store(tmp_path / "store", redis_server.url, parallel=1, slice_seconds=0.5)
+    source = store.add("movie.avi", old)
+    process, out, err = store.start()
+
+    def two_slices_or_ended() -> bool:
+        proofs = list((store.state / "work").glob("*/slices/*.json"))
+        return len(proofs) >= 2 or process.poll() is not None
+
+    _wait_for(two_slices_or_ended, 60, "two slices")
+    before = source.stat()
+    with source.open("r+b") as handle:
+        handle.write(new.read_bytes())
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    assert process.wait(timeout=180) == 0, out.read_text() + err.read_text()
+
+    assert store.check({source: video_hashes(new)}) == []
+    (job,) = store.jobs()
+    assert (job["attempts"], job["runs"]) == (1, 2)
+    requeued = [c for c in store.state_changes() if c[1:] == ("running", "queued")]
+    assert len(requeued) == 1
+
+
+def test_an_output_name_longer_than_a_file_name_may_be_is_refused(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    clip = make_clip(tmp_path / "clips" / "a.ts", seconds=1)
+    store = Store(tmp_path / "store", redis_server.url)
+    source = store.add("x" * 252 + ".ts", clip)
+
+    code, out, err = store.run()
+
+    assert code == 0, out + err
+    assert (
+        f"skipped: {source}: its output name is 256 bytes long, more than a file name may have "
+        "(255); give it a shorter output template"
+    ) in out
+    assert store.jobs() == []
+
+
 def test_two_controllers_on_one_store_one_refuses_one_waits(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
