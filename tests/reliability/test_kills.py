@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tests.reliability.harness import Proc, RedisServer, Store, make_clip, seeded, video_hashes
 
-KILLS = 16
+KILLS = 20
 """Kills per run of this test (at most), a bound on its time."""
-ROUNDS = 10
+ROUNDS = 12
 PATTERNS = ("testsrc2", "smptebars", "rgbtestsrc", "testsrc")
 
 
@@ -66,4 +66,4 @@ def test_random_kills_lose_nothing_and_publish_only_exact_outputs(
 
     assert code == 0, out_text + err_text
     assert store.check(expected) == []
-    assert kills >= 8, f"only {kills} kills: the jobs ended too soon"
+    assert kills >= 12, f"only {kills} kills: the jobs ended too soon"
