@@ -5,12 +5,14 @@ two sources mapping to one output."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.integration.conftest import free_port
 from tests.reliability.harness import Proc, RedisServer, Store, make_clip, video_hashes
 
 
@@ -133,6 +135,36 @@ def test_two_controllers_on_one_store_one_refuses_one_waits(
     assert "nothing to transcode" in waiting_out.read_text()
     assert store.check(sources) == []
     assert all(job["runs"] == 1 for job in store.jobs())  # nobody took over a live job
+
+
+def test_run_beside_serve_on_one_store_is_refused(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "store", redis_server.url)
+    log = tmp_path / "serve.err"
+    with log.open("w") as stderr:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "clustercode", "serve", str(store.library), str(store.output),
+             "--state-dir", str(store.state), "--redis-url", store.redis_url,
+             "--listen", f"127.0.0.1:{free_port()}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    try:
+        _wait_for(lambda: "gRPC API on" in log.read_text() or serve.poll() is not None, 60, "serve")
+        assert serve.poll() is None, log.read_text()
+
+        code, out, err = store.run()
+
+        assert code == 1, out + err
+        (line,) = err.strip().splitlines()
+        assert line.startswith("clustercode: another clustercode control service runs jobs")
+        assert f"pid {serve.pid} on " in line
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=60)
+    assert serve.returncode == 0, log.read_text()
+    code, out, err = store.run()  # the lease was let go
+    assert code == 0, out + err
 
 
 def test_two_sources_with_one_output_name_are_refused_with_both_names(
