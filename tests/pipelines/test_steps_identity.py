@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pipelines.identity import NAME_MAX, fit_name
 from pipelines.steps._atomic import temp_path
-from pipelines.steps._plan import Plan
+from pipelines.steps._plan import Plan, load_plan
+from pipelines.steps._proof import slice_is_proven
 from pipelines.steps.merge import output_temp_path
 from tests.pipelines.clips import ClipStore
 from tests.pipelines.step_driver import (
     StepFailedError,
-    common,
     encode_all,
     lossless,
     merge,
@@ -70,29 +71,25 @@ def test_other_settings_discard_the_slices_of_the_earlier_plan(
     assert not (work / "slices").exists()
 
 
-def test_a_slice_changed_after_its_check_is_encoded_again_and_never_merged(
-    clips: ClipStore, tmp_path: Path, outdir: Path
+def test_a_slice_changed_after_its_check_is_encoded_again_before_it_is_joined(
+    clips: ClipStore, tmp_path: Path, outdir: Path, source_hashes: Callable[[Path], list[str]]
 ) -> None:
     source = clips("single_keyframe")
     work = tmp_path / "work"
     settings = lossless(1.0)
     encode_all(source, work, settings, split(source, work, settings))
+    plan = load_plan(work, source)
     slice_1 = work / "slices" / "slice_00001.mkv"
     data = bytearray(slice_1.read_bytes())
     data[-100] ^= 0xFF
     slice_1.write_bytes(bytes(data))
+    assert not slice_is_proven(work, plan, plan.slices[1])
 
-    with pytest.raises(StepFailedError) as failed:
-        merge(source, work, settings, outdir / "out.mkv")
-
-    assert "1 of " in failed.value.stderr and "(index 1) were not made under this plan" in (
-        failed.value.stderr
-    )
-    assert not (outdir / "out.mkv").exists()
-    done = run_step("encode", *common(source, work, settings), "--index", "1")
-    assert done.returncode == 0, done.stderr
-    assert slice_1.read_bytes() != bytes(data)
     merge(source, work, settings, outdir / "out.mkv")
+
+    assert slice_1.read_bytes() != bytes(data)
+    assert slice_is_proven(work, plan, plan.slices[1])
+    assert source_hashes(outdir / "out.mkv") == source_hashes(source)
 
 
 def test_merge_refuses_a_source_replaced_with_the_same_size_inode_and_mtime(
