@@ -51,7 +51,7 @@ def test_a_second_split_of_the_same_plan_keeps_proven_slices(
     items = split(source, work, settings)
     encode_all(source, work, settings, items)
     before = _stats(work)
-    assert len(before) == 2 * len(items)  # a slice and its sidecar each
+    assert len([name for name in before if name.endswith(".json")]) == len(items)
 
     encode_all(source, work, settings, split(source, work, settings))
 
