@@ -70,11 +70,12 @@ class JobRunner:
         # machine is at fault, so the job loses no attempt and the scheduler pauses.
         self._environment: dict[str, str] = {}
         self._environment_ended: dict[str, str] = {}
+        # Job id -> the run this process follows, so a stop needs no Redis.
+        self._following: dict[str, str] = {}
 
     def take_environment_failure(self, job_id: str) -> str | None:
         """Why the job's last run stopped on an environment failure, once; else ``None``."""
         return self._environment_ended.pop(job_id, None)
-        self._following: dict[str, str] = {}
 
     async def run(self, job: Job) -> Job:
         """Run one attempt of ``job`` to its end and return the job's final record."""
