@@ -26,7 +26,7 @@ __all__ = ["FREE_REQUEUES", "free_requeue", "published_result", "remove_work", "
 
 RESULT_NAME = "result.json"
 
-FREE_REQUEUES = 5
+FREE_REQUEUES = 10
 """Runs lost to crashes of the control service that do not count as attempts; a job that keeps
 ending that way (say it crashes the machine) then uses attempts like any failure, and is parked."""
 

@@ -79,6 +79,14 @@ class JobRunner:
 
     async def run(self, job: Job) -> Job:
         """Run one attempt of ``job`` to its end and return the job's final record."""
+        if job.attempts >= self._max_attempts:
+            # Its runs kept being lost (crashes beyond the free re-queues): the limit holds.
+            return await self._history.set_state(
+                job.id,
+                JobState.PARKED,
+                error=f"parked after {job.attempts} attempts: {job.error or 'its runs were lost'}",
+                expect=(JobState.QUEUED,),
+            )
         attempt = job.attempts + 1
         run_number = max(job.runs, job.attempts) + 1
         try:
