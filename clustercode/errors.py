@@ -43,6 +43,14 @@ class FailedPreconditionError(ClustercodeError):
     """The request is valid but not in the current state (e.g. cancel a finished job)."""
 
 
+class StaleRunError(FailedPreconditionError):
+    """A job moved on to a newer run (another controller, a restart): this run's news is old."""
+
+
+class LeaseError(FailedPreconditionError):
+    """Another control service holds the store's lease, or this one lost it."""
+
+
 class UnavailableError(ClustercodeError):
     """A backing service (Redis, the executor, argo-server) cannot be reached."""
 

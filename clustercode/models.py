@@ -52,7 +52,10 @@ class Job:
         root: the library root that holds the source.
         settings: the effective encode settings (``EncodeSettings.to_json()``) fixed at queue time.
         runs: workflows started for this job so far; never reset, so every run has a new
-            workflow name (``attempts`` is reset by a retry, ``runs`` is not).
+            workflow name (``attempts`` is reset by a retry, ``runs`` is not). Every change a
+            run's follower makes is conditional on this number (see ``History.set_state``).
+        source_identity: the source's identity when the current run started, JSON of
+            :class:`pipelines.identity.SourceIdentity` (size, mtime_ns, ino, fingerprint).
     """
 
     id: str
@@ -79,6 +82,7 @@ class Job:
     root: str = ""
     settings: str = ""
     runs: int = 0
+    source_identity: str = ""
 
 
 class DecisionKind(StrEnum):

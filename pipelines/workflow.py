@@ -163,6 +163,9 @@ class WorkflowSpec:
         ttl_seconds_after_finished: when Argo deletes the finished workflow.
         env: extra environment variables of every step container.
         security: the pods' security settings; ``None`` for none (the local executor).
+        keep_result: the exit handler keeps ``result.json`` after a success, as proof of the
+            published output for a control plane that may die before it records it (the local
+            executor's runs die with it; Argo's workflows outlive a restart and need none).
     """
 
     job_id: str
@@ -193,6 +196,7 @@ class WorkflowSpec:
     ttl_seconds_after_finished: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     security: PodSecurity | None = None
+    keep_result: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -434,7 +438,8 @@ def build_workflow(spec: WorkflowSpec) -> Workflow:
             [*common, "--output", spec.output, "--result-out", result_path],
             outputs=[Parameter(name=RESULT_OUTPUT, value_from=m.ValueFrom(path=result_path))],
         )
-        _step(spec, CLEANUP, ["--work", spec.work_dir])
+        cleanup_args = ["--work", spec.work_dir, "--status", "{{workflow.status}}"]
+        _step(spec, CLEANUP, [*cleanup_args, "--keep-result"] if spec.keep_result else cleanup_args)
         with DAG(name=ENTRYPOINT, parallelism=spec.parallelism):
             split_task = split(name=SPLIT)
             assert split_task is not None  # a template called in a DAG context returns its task

@@ -27,9 +27,19 @@ def pytest_configure(config: pytest.Config) -> None:
     started(config)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.reliability.summary import write_figures
+
+    write_figures(session)
+
+
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
     from tests.fuzz.counts import summary
 
     summary(terminalreporter, config)
+
+    from tests.reliability.summary import summarize
+
+    summarize(terminalreporter, config)

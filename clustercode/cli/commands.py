@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from clustercode.backoff import OUTAGE_BACKOFF
 from clustercode.cli.console import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -32,6 +33,7 @@ from clustercode.cli.run_report import (
 from clustercode.config.settings import Settings
 from clustercode.errors import (
     ConfigError,
+    UnavailableError,
 )
 from clustercode.jobs.controller import Controller
 from clustercode.jobs.tools import require_ffmpeg
@@ -39,6 +41,15 @@ from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
 from clustercode.models import DecisionKind, JobState
 from clustercode.profiles.profileset import ProfileSet
+from clustercode.store.lease import Holder
+
+
+def _waiting(holder: Holder) -> None:
+    print(
+        f"clustercode: waiting for the control service that runs jobs here ({holder.describe()})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -46,7 +57,7 @@ async def run(args: argparse.Namespace) -> int:
     130 interrupted. What it leaves undone, it says why."""
     settings = settings_from(args)
     await require_ffmpeg(settings)
-    async with Controller.open(settings) as ctl:
+    async with Controller.open(settings, wait=args.wait, on_wait=_waiting) as ctl:
         stop = asyncio.Event()
         install_interrupt(stop)
         start = await ctl.history.last_event_id() or "0"
@@ -58,18 +69,32 @@ async def run(args: argparse.Namespace) -> int:
         with ProgressDisplay(live=live) as display:
 
             async def follow() -> None:
-                async for event in ctl.watch(after=start):
-                    display.update(event)
-                    # A state change (not a record created as it is, like an in-place output's).
-                    if event.kind == "state" and "from" in event.extra:
-                        finals[event.job_id] = event.job.state
+                after, failures = start, 0
+                while True:
+                    try:
+                        async for event in ctl.watch(after=after):
+                            after, failures = event.id, 0
+                            display.update(event)
+                            # A state change (not a record created as it is, like an in-place
+                            # output's).
+                            if event.kind == "state" and "from" in event.extra:
+                                finals[event.job_id] = event.job.state
+                    except UnavailableError as exc:
+                        failures += 1
+                        delay = OUTAGE_BACKOFF.delay(failures)
+                        if failures == 1:
+                            display.note(
+                                f"clustercode: redis is unreachable ({exc}); retrying, jobs "
+                                "keep running (Ctrl-C stops)"
+                            )
+                        await asyncio.sleep(delay)
 
             watcher = asyncio.create_task(follow())
             work = asyncio.create_task(ctl.run_until_idle())
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set():
-                await ctl.scheduler.shutdown(cancel_running=True)
+                await ctl.interrupt()
             work.cancel()
             stopper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -85,6 +110,12 @@ async def run(args: argparse.Namespace) -> int:
         if ctl.scheduler.paused is not None:
             print(
                 f"clustercode: stopped, no file counted as failed: {ctl.scheduler.paused}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        if ctl.lease_lost:
+            print(
+                "clustercode: another control service took over this store; stopped",
                 file=sys.stderr,
             )
             return EXIT_FAILED
@@ -134,7 +165,7 @@ async def serve(args: argparse.Namespace) -> int:
     token = settings.bearer_token()
     await require_ffmpeg(settings)
     async with (
-        Controller.open(settings) as ctl,
+        Controller.open(settings, wait=args.wait, on_wait=_waiting) as ctl,
         observed(ctl, metrics_listen=settings.metrics_listen) as interceptors,
     ):
         stop = asyncio.Event()

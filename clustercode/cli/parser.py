@@ -45,6 +45,15 @@ def _library(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--executor", choices=("local", "argo"), help="where workflows run")
 
 
+def _lease(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another control service runs jobs on the same store, wait for it to stop "
+        "(default: refuse to start)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -74,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait for files still being written (changed within settle_seconds) instead of "
         "leaving them for the next run; give up on them after MAX_SECONDS (default 600)",
     )
+    _lease(run)
 
     serve = sub.add_parser("serve", help="run the control service with its gRPC API")
     _library(serve, required=False)
@@ -96,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--tls-client-ca", type=Path, help="PEM CA: clients must present a certificate it signed"
     )
+    _lease(serve)
 
     explain = sub.add_parser("explain", help="show how FILE would be transcoded, and why")
     explain.add_argument("file", help="media file (inside a library root)")

@@ -100,6 +100,13 @@ class ProgressDisplay:
             row.last_percent = percent
             print(describe(row.job, row.slices), file=self._stream, flush=True)
 
+    def note(self, text: str) -> None:
+        """Show one line about the run itself (e.g. Redis unreachable), above a live table."""
+        if self._live is not None:
+            self._live.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self._stream, flush=True)
+
     def _table(self) -> RenderableType:
         table = Table(expand=True)
         for column in ("file", "state", "slices", "frames", "fps", "ETA"):

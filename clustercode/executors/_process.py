@@ -2,8 +2,10 @@
 
 The process runs in its own session (process group): cancelling kills the whole group, SIGTERM
 first and SIGKILL after a grace period, as Kubernetes stops a pod; when the main process exits,
-anything it left behind in its group is killed too, as the pod's end would. Progress comes from
-the file named by ``ARGO_PROGRESS_FILE``, polled while the process runs.
+anything it left behind in its group is killed too, as the pod's end would. When this process
+dies without a chance to clean up (SIGKILL), the kernel sends each step SIGTERM
+(:func:`pipelines.lifetime.die_with_parent`), so no step outlives the control service. Progress
+comes from the file named by ``ARGO_PROGRESS_FILE``, polled while the process runs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipelines.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +128,8 @@ async def run_process(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            # SIGTERM, not SIGKILL: the step then stops its ffmpeg and removes its temp files.
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
     except OSError as exc:
         return Outcome(returncode=None, message=f"cannot run {argv[0]}: {exc.strerror or exc}")

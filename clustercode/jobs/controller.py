@@ -28,8 +28,10 @@ from clustercode.jobs.activity import log_scan
 from clustercode.jobs.decide import Decider, output_path, resolve_file
 from clustercode.jobs.in_place import record_in_place_output
 from clustercode.jobs.reconcile import reconcile, reconcile_until_done
+from clustercode.jobs.recovery import remove_work
 from clustercode.jobs.runner import JobRunner
 from clustercode.jobs.scheduler import Scheduler
+from clustercode.jobs.stopping import interrupt, keep_lease
 from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
 from clustercode.jobs.workflows import ManifestFactory, manifest_factory, min_slices
 from clustercode.library.fswatch import LibraryWatcher
@@ -40,6 +42,7 @@ from clustercode.profiles.profileset import ProfileSet, Resolution
 from clustercode.store._codec import check_event_id
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.history import History
+from clustercode.store.lease import Holder, Lease
 from clustercode.store.watchhub import EventHub
 from pipelines.contract import slice_count
 
@@ -77,19 +80,36 @@ class Controller:
             on_success=functools.partial(record_in_place_output, history)
             if settings.in_place
             else None,
+            on_end=self._remove_work if executor.name == "local" else None,
         )
         # Called with every scan's report (the activity log; metrics add theirs).
         self.scan_observers: list[Callable[[ScanReport], None]] = [log_scan]
+        self.lease: Lease | None = None
+        """The store's controller lease while this controller runs jobs."""
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, settings: Settings, *, run_jobs: bool = True) -> AsyncIterator[Controller]:
-        """Connect Redis, start the executor, reconcile, and close all of it on exit.
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        run_jobs: bool = True,
+        wait: bool = False,
+        on_wait: Callable[[Holder], None] | None = None,
+    ) -> AsyncIterator[Controller]:
+        """Connect Redis, take the store's lease, start the executor, reconcile, and close all of
+        it on exit.
 
         Args:
             settings: the configuration.
-            run_jobs: False for a read-only look (``explain``): no reconciliation and no job is
-                started or cancelled, so a control service running beside it is undisturbed.
+            run_jobs: False for a read-only look (``explain``): no lease, no reconciliation and
+                no job is started or cancelled, so a control service running beside it is
+                undisturbed.
+            wait: wait for the lease while another control service holds it (else refuse).
+            on_wait: called with the holder when waiting starts.
+
+        Raises:
+            LeaseError: another control service runs jobs on the same store (without ``wait``).
         """
         settings.require_library()
         missing = [str(root) for root in settings.libraries if not root.is_dir()]
@@ -110,39 +130,64 @@ class Controller:
         handle: RedisHandle = await connect(settings.redis_url, settings.state_dir)
         executor: Executor | None = None
         controller: Controller | None = None
+        lease: Lease | None = None
         try:
+            if run_jobs:
+                lease = Lease(handle)
+                await lease.acquire(wait=wait, on_wait=on_wait)
             executor = make_executor(settings)
             controller = cls(settings, History(handle), executor, profiles, manifests)
-            if not run_jobs:
+            if lease is None:
                 yield controller
                 return
+            controller.lease = lease
+            local = executor.name == "local"
             reconciling = asyncio.create_task(
                 reconcile_until_done(
                     controller.history,
                     executor,
                     controller.scheduler,
                     stop_unknown=controller._stop_unknown,
+                    work_dir=settings.work_dir if local else None,
                 )
             )
+            keeping = asyncio.create_task(keep_lease(lease, controller.scheduler, executor))
             try:
                 # A reachable executor is reconciled before anything new starts.
                 await asyncio.wait({reconciling}, timeout=10)
                 yield controller
             finally:
-                reconciling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reconciling
+                for task in (reconciling, keeping):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 # Local work dies with this process: cancel it cleanly. Argo workflows go on
-                # without us; the next start follows them again.
+                # without us; the next start follows them again. A controller that lost the
+                # lease leaves the jobs to the new holder.
                 await controller.scheduler.shutdown(
-                    cancel_running=executor.name == "local", requeue=True
+                    cancel_running=local and not lease.lost.is_set(), requeue=True
                 )
         finally:
             if controller is not None:
                 await controller.events.close()
             if executor is not None:
                 await executor.close()
+            if lease is not None and not lease.lost.is_set():
+                await lease.release()
             await handle.close()
+
+    @property
+    def lease_lost(self) -> bool:
+        """Whether another control service took this one's lease (it then runs nothing)."""
+        return self.lease is not None and self.lease.lost.is_set()
+
+    async def interrupt(self, *, grace: float = 5.0, requeue: bool = False) -> None:
+        """Stop now (Ctrl-C); see :func:`clustercode.jobs.stopping.interrupt`."""
+        await interrupt(self.history, self.scheduler, grace=grace, requeue=requeue)
+
+    async def _remove_work(self, job: Job) -> None:
+        """A job ended for good: its work directory (plan, slices, result) is not needed."""
+        await asyncio.to_thread(remove_work, self.settings.work_dir, job.id)
 
     async def reconcile(self) -> None:
         """Bring Redis in line with the executor (see :mod:`clustercode.jobs.reconcile`)."""

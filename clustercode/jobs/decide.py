@@ -22,6 +22,7 @@ from clustercode.errors import (
     ProfileError,
     excerpt,
 )
+from clustercode.jobs.collisions import output_conflict
 from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.mediainfo import probe
@@ -282,6 +283,19 @@ class Decider:
                 path=path, kind=DecisionKind.SKIPPED, reason=reason, profile=profile.name
             )
             return decision, None
+        try:
+            candidate = new_job(self._settings, resolution, entry.size, fp)
+        except ProfileError as exc:
+            log.warning("%s: %s", path, exc)
+            return Decision(
+                path=path, kind=DecisionKind.SKIPPED, reason=str(exc), profile=profile.name
+            ), None
+        conflict = await output_conflict(self._history, candidate)
+        if conflict is not None:
+            decision = Decision(
+                path=path, kind=DecisionKind.SKIPPED, reason=conflict, profile=profile.name
+            )
+            return decision, None
         if not queue:
             return Decision(
                 path=path,
@@ -290,20 +304,14 @@ class Decider:
                 profile=profile.name,
             ), None
         try:
-            created = new_job(self._settings, resolution, entry.size, fp)
-        except ProfileError as exc:
-            log.warning("%s: %s", path, exc)
-            return Decision(
-                path=path, kind=DecisionKind.SKIPPED, reason=str(exc), profile=profile.name
-            ), None
-        try:
-            job = await self._history.create_job(created)
+            job = await self._history.create_job(candidate)
         except FailedPreconditionError:
             # The same content is in the library twice, and the other copy was queued first.
             existing = await self._history.find_job(fp, profile.settings_hash())
             if existing is None:
                 raise
             return job_decision(path, existing), None
+        await self._history.claim_output(job.output, job.id, job.source)
         decision = Decision(
             path=path,
             kind=DecisionKind.NEW,

@@ -8,19 +8,23 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from clustercode.backoff import OUTAGE_BACKOFF
 from clustercode.errors import (
     ClustercodeError,
     FailedPreconditionError,
     NotFoundError,
+    StaleRunError,
     UnavailableError,
 )
 from clustercode.executors.base import Executor, NodeEvent, Phase, RunEvent
+from clustercode.jobs.recovery import free_requeue
 from clustercode.jobs.workflows import ManifestFactory
 from clustercode.models import Job, JobState, SliceProgress
 from clustercode.store.history import History
 from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES_OUTPUT, SPLIT
+from pipelines.identity import SOURCE_CHANGED, source_identity
 from pipelines.steps.errors import EXIT_ENVIRONMENT
 
 log = logging.getLogger(__name__)
@@ -66,6 +70,8 @@ class JobRunner:
         # machine is at fault, so the job loses no attempt and the scheduler pauses.
         self._environment: dict[str, str] = {}
         self._environment_ended: dict[str, str] = {}
+        # Job id -> the run this process follows, so a stop needs no Redis.
+        self._following: dict[str, str] = {}
 
     def take_environment_failure(self, job_id: str) -> str | None:
         """Why the job's last run stopped on an environment failure, once; else ``None``."""
@@ -73,6 +79,14 @@ class JobRunner:
 
     async def run(self, job: Job) -> Job:
         """Run one attempt of ``job`` to its end and return the job's final record."""
+        if job.attempts >= self._max_attempts:
+            # Its runs kept being lost (crashes beyond the free re-queues): the limit holds.
+            return await self._history.set_state(
+                job.id,
+                JobState.PARKED,
+                error=f"parked after {job.attempts} attempts: {job.error or 'its runs were lost'}",
+                expect=(JobState.QUEUED,),
+            )
         attempt = job.attempts + 1
         run_number = max(job.runs, job.attempts) + 1
         try:
@@ -82,6 +96,7 @@ class JobRunner:
                 job.id, JobState.PARKED, error=str(exc), attempts=attempt, expect=(JobState.QUEUED,)
             )
         run_id = str(manifest["metadata"]["name"])
+        identity = await asyncio.to_thread(_identity_json, job.source)
         try:
             # Only a queued job starts: a cancel that came first wins.
             job = await self._history.set_state(
@@ -95,10 +110,12 @@ class JobRunner:
                 error="",
                 slices_done=0,
                 frames_done=0,
+                source_identity=identity,
             )
         except FailedPreconditionError:
             self._cancelled.discard(job.id)
             return await self._history.get_job(job.id)
+        self._following[job.id] = run_id
         if job.id in self._cancelled:
             return await self._finish(job, Phase.FAILED, CANCELLED_MESSAGE)
         try:
@@ -112,6 +129,7 @@ class JobRunner:
                 error=f"not submitted, retrying: {exc}",
                 attempts=attempt - 1,
                 runs=run_number - 1,
+                expect_run=run_number,
             )
         except ClustercodeError as exc:
             return await self._finish(job, Phase.ERROR, str(exc))
@@ -130,7 +148,9 @@ class JobRunner:
             with contextlib.suppress(ClustercodeError):
                 await self._executor.cancel(current.run_id)
         self._cancelled.discard(job.id)
-        return await self._history.set_state(job.id, JobState.FAILED, error=reason)
+        return await self._history.set_state(
+            job.id, JobState.FAILED, error=reason, expect_run=current.runs
+        )
 
     async def follow(self, job: Job) -> Job:
         """Follow the job's current run (also after a control-service restart) to its end.
@@ -142,11 +162,22 @@ class JobRunner:
         while True:
             try:
                 return await self._follow_once(job)
+            except StaleRunError as exc:
+                # Another control service (or a restart) moved the job on: this run is stale.
+                log.warning("job %s: %s; stopping workflow %s", job.id, exc, job.run_id)
+                with contextlib.suppress(ClustercodeError):
+                    await self._executor.cancel(job.run_id)
+                self._cancelled.discard(job.id)
+                self._requeue.discard(job.id)
+                raise
             except NotFoundError:
+                # Not the job's fault: the run does not use up an attempt.
                 return await self._history.set_state(
                     job.id,
                     JobState.QUEUED,
                     error=f"workflow {job.run_id} disappeared; queued again",
+                    expect_run=job.runs,
+                    attempts=job.attempts - 1 if free_requeue(job) else job.attempts,
                 )
             except UnavailableError as exc:
                 failures += 1
@@ -157,6 +188,13 @@ class JobRunner:
                     job = await self._history.get_job(job.id)
 
     async def _follow_once(self, job: Job) -> Job:
+        self._following[job.id] = job.run_id
+        try:
+            return await self._follow_events(job)
+        finally:
+            self._following.pop(job.id, None)
+
+    async def _follow_events(self, job: Job) -> Job:
         slices: dict[int, SliceProgress] = {
             s.index: s for s in await self._history.get_slices(job.id)
         }
@@ -169,20 +207,26 @@ class JobRunner:
             job = await self._on_node(job, event, slices, clocks)
         return await self._finish(job, Phase.ERROR, "the executor lost the workflow")
 
-    async def cancel(self, job: Job, *, requeue: bool = False) -> None:
+    async def cancel(self, job: Job | str, *, requeue: bool = False) -> None:
         """Ask the executor to stop the job's run; :meth:`run` then records it as cancelled.
 
         A job not yet submitted is not submitted at all. With ``requeue`` (the control service
         is shutting down, not the user cancelling) the job is queued again instead, without
-        using up an attempt.
+        using up an attempt. A run this process follows is stopped without asking Redis, which
+        may be away.
         """
-        self._cancelled.add(job.id)
+        job_id = job if isinstance(job, str) else job.id
+        self._cancelled.add(job_id)
         if requeue:
-            self._requeue.add(job.id)
-        current = await self._history.get_job(job.id)
-        if current.state is JobState.RUNNING and current.run_id:
+            self._requeue.add(job_id)
+        run_id = self._following.get(job_id)
+        if run_id is None:
+            current = await self._history.get_job(job_id)
+            if current.state is JobState.RUNNING:
+                run_id = current.run_id
+        if run_id:
             with contextlib.suppress(NotFoundError):
-                await self._executor.cancel(current.run_id)
+                await self._executor.cancel(run_id)
 
     async def _on_node(
         self,
@@ -207,6 +251,7 @@ class JobRunner:
             await self._history.set_slices(job.id, planned)
             return await self._history.update_job(
                 job.id,
+                expect_run=job.runs,
                 slices_total=len(planned),
                 frames_total=sum(s.frames_total for s in planned),
             )
@@ -220,6 +265,7 @@ class JobRunner:
             result = json.loads(event.outputs[RESULT_OUTPUT])
             return await self._history.update_job(
                 job.id,
+                expect_run=job.runs,
                 size_after=int(result.get("size_after", 0)),
                 output=str(result.get("output", job.output)),
             )
@@ -276,7 +322,7 @@ class JobRunner:
         if slices_done == job.slices_done and frames_done == job.frames_done:
             return job
         return await self._history.update_job(
-            job.id, slices_done=slices_done, frames_done=frames_done
+            job.id, slices_done=slices_done, frames_done=frames_done, expect_run=job.runs
         )
 
     async def _finish(self, job: Job, phase: Phase, message: str) -> Job:
@@ -285,6 +331,7 @@ class JobRunner:
         requeue = job.id in self._requeue
         self._cancelled.discard(job.id)
         self._requeue.discard(job.id)
+        run = job.runs
         if phase is Phase.SUCCEEDED:
             return await self._history.set_state(
                 job.id,
@@ -292,6 +339,7 @@ class JobRunner:
                 finished_at=now,
                 slices_done=job.slices_total,
                 frames_done=job.frames_total,
+                expect_run=run,
             )
         if cancelled and requeue:
             return await self._history.set_state(
@@ -299,11 +347,12 @@ class JobRunner:
                 JobState.QUEUED,
                 error="interrupted by a shutdown of the control service; queued again",
                 attempts=max(0, job.attempts - 1),
+                expect_run=run,
             )
         if cancelled:
             self._environment.pop(job.id, None)
             return await self._history.set_state(
-                job.id, JobState.CANCELLED, error=CANCELLED_MESSAGE, finished_at=now
+                job.id, JobState.CANCELLED, error=CANCELLED_MESSAGE, finished_at=now, expect_run=run
             )
         environment = self._environment.pop(job.id, None)
         if environment is not None:
@@ -313,13 +362,29 @@ class JobRunner:
                 JobState.QUEUED,
                 error=f"waiting for a usable environment (no attempt used): {environment}",
                 attempts=max(0, job.attempts - 1),
+                expect_run=run,
             )
         reason = message or f"workflow {job.run_id} ended {phase.value}"
+        if SOURCE_CHANGED in reason and free_requeue(job):
+            # The file was replaced mid-job: nothing was published and the job is not at fault.
+            return await self._history.set_state(
+                job.id, JobState.QUEUED, error=reason, attempts=job.attempts - 1, expect_run=run
+            )
         if job.attempts >= self._max_attempts:
             return await self._history.set_state(
                 job.id,
                 JobState.PARKED,
                 error=f"parked after {job.attempts} attempts: {reason}",
                 finished_at=now,
+                expect_run=run,
             )
-        return await self._history.set_state(job.id, JobState.FAILED, error=reason)
+        return await self._history.set_state(job.id, JobState.FAILED, error=reason, expect_run=run)
+
+
+def _identity_json(source: str) -> str:
+    """The source's identity now, as stored on the job ("" when it cannot be read: the run's
+    first step then fails with the reason)."""
+    try:
+        return json.dumps(source_identity(Path(source)).to_dict(), sort_keys=True)
+    except OSError:
+        return ""

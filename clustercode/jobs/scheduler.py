@@ -13,6 +13,7 @@ from clustercode.errors import (
     ClustercodeError,
     FailedPreconditionError,
     NotFoundError,
+    StaleRunError,
     UnavailableError,
 )
 from clustercode.jobs.runner import JobRunner
@@ -33,6 +34,7 @@ class Scheduler:
         max_jobs: jobs running at once.
         retry_backoff: seconds before a failed job's second attempt; doubles per attempt.
         on_success: called with each job that succeeded.
+        on_end: called with each job that ended for good (succeeded, cancelled, parked).
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class Scheduler:
         max_jobs: int,
         retry_backoff: float,
         on_success: Callable[[Job], Awaitable[None]] | None = None,
+        on_end: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
         self._history = history
         self._runner = runner
@@ -55,6 +58,7 @@ class Scheduler:
         self._retry_at: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._on_success = on_success
+        self._on_end = on_end
         self._closing = False
         self.ready = asyncio.Event()
         """Set once the job store is reconciled with the executor; no job starts before."""
@@ -76,7 +80,7 @@ class Scheduler:
             stop: return when set (running jobs keep running; see :meth:`shutdown`).
         """
         failures = 0
-        while stop is None or not stop.is_set():
+        while (stop is None or not stop.is_set()) and not self._closing:
             try:
                 await self._requeue_due()
                 await self._start_queued()
@@ -136,6 +140,11 @@ class Scheduler:
             return
         raise FailedPreconditionError(f"job {job.id} is {job.state.value}: nothing to cancel")
 
+    def stop_starting(self) -> None:
+        """Start no more jobs (the control service lost its lease); :meth:`run` returns."""
+        self._closing = True
+        self.wake()
+
     async def shutdown(self, *, cancel_running: bool, requeue: bool = False) -> None:
         """Stop running jobs' work, or stop following them.
 
@@ -151,7 +160,7 @@ class Scheduler:
         if cancel_running:
             for job_id in list(self._running):
                 with contextlib.suppress(ClustercodeError):
-                    await self._runner.cancel(await self._history.get_job(job_id), requeue=requeue)
+                    await self._runner.cancel(job_id, requeue=requeue)
         else:
             for task in tasks:
                 task.cancel()
@@ -182,6 +191,10 @@ class Scheduler:
         try:
             try:
                 final = await (self._runner.follow(job) if follow else self._runner.run(job))
+            except StaleRunError as exc:
+                # A newer run owns the job now; this one records nothing more.
+                log.warning("job %s: %s", job.id, exc)
+                return job
             except (ClustercodeError, ValueError, KeyError, TypeError) as exc:
                 log.exception("job %s: %s", job.id, exc)
                 final = await self._runner.abandon(job, f"internal error: {exc}")
@@ -195,6 +208,8 @@ class Scheduler:
                     await self._on_success(final)
                 except (ClustercodeError, OSError) as exc:
                     log.warning("job %s: %s", job.id, exc)
+            if final.state.final and self._on_end is not None:
+                await self._on_end(final)
             if final.state is JobState.FAILED:
                 delay = self._retry_backoff.delay(final.attempts)
                 self._retry_at[job.id] = time.monotonic() + delay

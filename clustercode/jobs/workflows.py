@@ -144,6 +144,7 @@ def local_spec(
             annotations=annotations,
             pod_gc=None,
             env=step_environment(),
+            keep_result=True,
         )
     except ValueError as exc:
         raise ExecutorError(f"job {job.id}: {exc}") from None

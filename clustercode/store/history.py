@@ -20,7 +20,12 @@ from typing import Any, TypeVar
 import redis.exceptions
 from redis.asyncio.client import Pipeline
 
-from clustercode.errors import FailedPreconditionError, NotFoundError, UnavailableError
+from clustercode.errors import (
+    FailedPreconditionError,
+    NotFoundError,
+    StaleRunError,
+    UnavailableError,
+)
 from clustercode.models import Job, JobState, SliceProgress
 from clustercode.store import keys
 from clustercode.store._base import multi, text, translated
@@ -33,6 +38,7 @@ from clustercode.store._codec import (
 )
 from clustercode.store.events import EventLog
 from clustercode.store.filecache import FileCache, FileRecord
+from clustercode.store.outputs import OutputIndex
 from clustercode.store.queries import JobQueries, JobRef
 
 __all__ = ["FINISHED_STATES", "FileRecord", "History", "JobRef"]
@@ -47,7 +53,7 @@ _TX_ATTEMPTS = 100
 _T = TypeVar("_T")
 
 
-class History(JobQueries, EventLog, FileCache):
+class History(JobQueries, EventLog, FileCache, OutputIndex):
     """The job store of one Redis database.
 
     Construct with ``History(handle)`` (see :func:`clustercode.store.connection.connect`); optional
@@ -109,12 +115,16 @@ class History(JobQueries, EventLog, FileCache):
         return await self._transact([job_key, fp_key], body)
 
     @translated
-    async def update_job(self, job_id: str, /, *, emit: bool = False, **changes: Any) -> Job:
+    async def update_job(
+        self, job_id: str, /, *, emit: bool = False, expect_run: int | None = None, **changes: Any
+    ) -> Job:
         """Change fields of a job other than its state.
 
         Args:
             job_id: the job.
             emit: announce the change with an ``update`` event (progress counters usually don't).
+            expect_run: if given, the change happens only while the job is on this run number
+                (``runs``), checked atomically; otherwise :class:`StaleRunError`.
             **changes: Job fields and their new values; a new priority re-orders the queue.
 
         Returns:
@@ -128,7 +138,9 @@ class History(JobQueries, EventLog, FileCache):
         fixed = _FIXED_FIELDS.intersection(changes)
         if fixed:
             raise ValueError(f"update_job cannot change {', '.join(sorted(fixed))}")
-        return await self._change(job_id, "update" if emit else "", None, lambda job: changes)
+        return await self._change(
+            job_id, "update" if emit else "", None, lambda job: changes, expect_run=expect_run
+        )
 
     @translated
     async def set_state(
@@ -139,6 +151,7 @@ class History(JobQueries, EventLog, FileCache):
         *,
         error: str = "",
         expect: Collection[JobState] | None = None,
+        expect_run: int | None = None,
         **changes: Any,
     ) -> Job:
         """Move a job to ``state`` and announce it with a ``state`` event.
@@ -153,6 +166,8 @@ class History(JobQueries, EventLog, FileCache):
             error: the job's error after the change (cleared unless given).
             expect: if given, the change happens only from one of these states (checked
                 atomically, e.g. cancel only a queued or running job).
+            expect_run: if given, the change happens only while the job is on this run number
+                (``runs``): a follower of an older run never overwrites a newer run's outcome.
             **changes: other Job fields to change in the same transaction.
 
         Returns:
@@ -161,6 +176,7 @@ class History(JobQueries, EventLog, FileCache):
         Raises:
             NotFoundError: there is no such job.
             FailedPreconditionError: the job is not in an ``expect`` state.
+            StaleRunError: the job is on another run than ``expect_run``.
         """
         if "id" in changes:
             raise ValueError("set_state cannot change id")
@@ -177,7 +193,9 @@ class History(JobQueries, EventLog, FileCache):
                     fields.update(started_at=None, finished_at=None)
             return fields | changes
 
-        return await self._change(job_id, "state", expect, transition, now=now)
+        return await self._change(
+            job_id, "state", expect, transition, now=now, expect_run=expect_run
+        )
 
     @translated
     async def delete_job(self, job_id: str) -> Job:
@@ -267,12 +285,17 @@ class History(JobQueries, EventLog, FileCache):
         compute: Callable[[Job], dict[str, Any]],
         *,
         now: float | None = None,
+        expect_run: int | None = None,
     ) -> Job:
         """Apply ``compute(job)``'s field changes in one transaction; emit ``kind`` if set."""
         when = self._clock() if now is None else now
 
         async def body(pipe: Pipeline) -> Job:
             old = await self._read(pipe, job_id)
+            if expect_run is not None and old.runs != expect_run:
+                raise StaleRunError(
+                    f"job {job_id} is on run {old.runs} ({old.state}), not run {expect_run}"
+                )
             if expect is not None and old.state not in expect:
                 wanted = " or ".join(state.value for state in expect)
                 raise FailedPreconditionError(f"job {job_id} is {old.state}, not {wanted}")

@@ -25,6 +25,13 @@ Layout:
         a file only when its size, mtime or inode changed.
     ``clustercode:slices:{job_id}``
         hash: slice index -> JSON :class:`clustercode.models.SliceProgress`.
+    ``clustercode:lease``
+        string: JSON ``{id, host, pid, since}`` of the one control service that may run jobs on
+        this store, with a time to live that its holder renews (see
+        :mod:`clustercode.store.lease`).
+    ``clustercode:outputs``
+        hash: output path -> ``"{job_id} {source}"``, the job that publishes there; a second
+        source that maps to the same output is refused when it is queued.
     ``clustercode:events``
         stream of job events (state changes, slice progress, deletions), capped near
         :data:`EVENTS_MAXLEN` entries; the gRPC watch calls read and resume from it.
@@ -50,6 +57,12 @@ HISTORY = f"{PREFIX}history"
 
 FILES = f"{PREFIX}files"
 """Hash: path -> JSON file record (the scanner's fingerprint cache)."""
+
+LEASE = f"{PREFIX}lease"
+"""String: the controller lease."""
+
+OUTPUTS = f"{PREFIX}outputs"
+"""Hash: output path -> the job that publishes there."""
 
 EVENTS = f"{PREFIX}events"
 """Stream of job events."""

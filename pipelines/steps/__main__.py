@@ -85,7 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = step("merge", "join slices, mux the source's other streams, verify, publish")
     sub.add_argument("--output", type=Path, required=True, help="the published output file")
     sub.add_argument("--result-out", type=Path, help="result JSON (default WORK/result.json)")
-    step("cleanup", "remove the job's work directory", source=False)
+    sub = step("cleanup", "tidy the job's work directory", source=False)
+    sub.add_argument(
+        "--status",
+        help="the run's {{workflow.status}}: Succeeded removes everything (but result.json "
+        "with --keep-result), anything else keeps the plan and proven slices for the next "
+        "attempt (default: remove everything)",
+    )
+    sub.add_argument(
+        "--keep-result",
+        action="store_true",
+        help="after a success keep result.json, the proof of the published output",
+    )
     return parser
 
 
@@ -140,7 +151,7 @@ def _dispatch(args: argparse.Namespace) -> None:
     else:
         from pipelines.steps.cleanup import cleanup
 
-        cleanup(work=args.work)
+        cleanup(work=args.work, status=args.status, keep_result=args.keep_result)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

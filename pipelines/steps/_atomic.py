@@ -6,14 +6,19 @@ import contextlib
 import os
 from pathlib import Path
 
+from pipelines.identity import fit_name
+
 
 def temp_path(final: Path, *, tag: str = "tmp") -> Path:
     """A temporary name beside ``final`` (same directory, so :func:`os.replace` is atomic).
 
     The name keeps ``final``'s extension because ffmpeg picks muxers by extension, and carries
-    the process id so that two attempts at the same file never write into each other.
+    the process id so that two attempts at the same file never write into each other. A name
+    that would not fit in ``NAME_MAX`` bytes is shortened to a hash of itself.
     """
-    return final.with_name(f".{final.stem}.{tag}-{os.getpid()}{final.suffix}")
+    suffix = final.suffix if len(final.suffix.encode("utf-8", "surrogateescape")) <= 16 else ""
+    ending = f".{tag}-{os.getpid()}{suffix}"
+    return final.with_name(fit_name(f".{final.stem}{ending}", keep_suffix=ending))
 
 
 def write_text(final: Path, text: str) -> None:

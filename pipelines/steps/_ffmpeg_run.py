@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from pipelines.ffmpeg import FFmpeg, FFmpegError, checked_ffmpeg
+from pipelines.lifetime import die_with_parent
 from pipelines.steps.errors import EnvironmentStepError, StepError
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ def run(
             text=True,
             errors="replace",
             env=binary.environ(),
+            # A step killed outright must not leave its encoder running.
+            preexec_fn=die_with_parent(),
         )
     except OSError as exc:
         raise EnvironmentStepError(f"{what}: cannot start ffmpeg: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from bisect import bisect_right
@@ -11,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.contract import slice_count
+from pipelines.identity import SOURCE_CHANGED, SourceIdentity, source_identity
 from pipelines.media import MediaInfo, VideoTimeline
 from pipelines.steps import _atomic
 from pipelines.steps.errors import StepError
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 PLAN_NAME = "plan.json"
 
 
@@ -55,6 +57,10 @@ class Plan:
         source: the source path as ``split`` saw it.
         source_size: its size in bytes, to notice a source replaced mid-job.
         source_mtime_ns: its modification time, for the same reason.
+        source_ino: its inode number, for the same reason.
+        source_fingerprint: its content fingerprint (see :mod:`pipelines.identity`).
+        encoder: a digest of the settings that decide a slice's bytes (video arguments,
+            threads): slices made with other settings are never reused.
         start_time: ``format.start_time`` in seconds.
         video_index: the main video stream's index in the source.
         time_base: that stream's time base, ``"num/den"``.
@@ -69,6 +75,9 @@ class Plan:
     source: str
     source_size: int
     source_mtime_ns: int
+    source_ino: int
+    source_fingerprint: str
+    encoder: str
     start_time: float
     video_index: int
     time_base: str
@@ -101,6 +110,24 @@ class Plan:
         raw["source_info"] = MediaInfo.from_dict(raw["source_info"])
         raw["slices"] = tuple(SlicePlan(**s) for s in raw["slices"])
         return cls(**raw)
+
+    @property
+    def identity(self) -> SourceIdentity:
+        """The version of the source the plan was made from."""
+        return SourceIdentity(
+            size=self.source_size,
+            mtime_ns=self.source_mtime_ns,
+            ino=self.source_ino,
+            fingerprint=self.source_fingerprint,
+        )
+
+    @property
+    def digest(self) -> str:
+        """A hash of the whole plan: its source's identity, the encoder settings, every slice.
+
+        Work done under one digest is reused only under the same digest.
+        """
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:32]
 
     def fanout_items(self) -> list[dict[str, int]]:
         """The encode fan-out list, longest slice first so no worker idles at the end."""
@@ -189,11 +216,15 @@ def build_plan(
     slice_seconds: float,
     min_slices: int = 1,
     starts: Sequence[int] | None = None,
+    identity: SourceIdentity | None = None,
+    encoder: str = "",
 ) -> Plan:
     """Cut the source's video into slices and describe how to encode and join them.
 
     ``starts`` gives the slices' first frames (sorted, starting at 0) instead of cutting
     slices of about ``slice_seconds``; the ffmpeg self-test cuts where it hurts most.
+    ``identity`` is the source's identity, read before it was probed (read now if not given);
+    ``encoder`` see :attr:`Plan.encoder`.
     """
     pts = timeline.pts
     if not pts:
@@ -228,11 +259,15 @@ def build_plan(
                 duration=duration,
             )
         )
-    stat = source.stat()
+    if identity is None:
+        identity = source_identity(source)
     return Plan(
         source=str(source.absolute()),
-        source_size=stat.st_size,
-        source_mtime_ns=stat.st_mtime_ns,
+        source_size=identity.size,
+        source_mtime_ns=identity.mtime_ns,
+        source_ino=identity.ino,
+        source_fingerprint=identity.fingerprint,
+        encoder=encoder,
         start_time=info.start_time,
         video_index=timeline.stream_index,
         time_base=timeline.time_base,
@@ -277,8 +312,32 @@ def load_plan(work: Path, source: Path) -> Plan:
     return plan
 
 
+def read_plan(work: Path) -> Plan | None:
+    """The plan in ``work``, or ``None`` when there is none or it is unreadable or outdated."""
+    try:
+        return Plan.from_json(plan_path(work).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def check_source_content(plan: Plan, source: Path) -> None:
+    """Fail unless the source is, byte for byte as far as its fingerprint tells, the planned one.
+
+    Raises:
+        StepError: the source is unreadable or another version than the plan's.
+    """
+    check_source(plan, source)
+    try:
+        now = source_identity(source)
+    except OSError as exc:
+        raise StepError(f"cannot read source {source}: {exc.strerror or exc}") from exc
+    if now != plan.identity:
+        changes = ", ".join(plan.identity.differences(now))
+        raise StepError(f"{SOURCE_CHANGED} ({source}: {changes}); it is queued again")
+
+
 def check_source(plan: Plan, source: Path) -> None:
-    """Fail when the source is missing or differs from the file that was planned."""
+    """Fail when the source is missing or differs from the file that was planned (no read)."""
     try:
         stat = source.stat()
     except OSError as exc:
@@ -289,5 +348,5 @@ def check_source(plan: Plan, source: Path) -> None:
         same = False
     if not same:
         raise StepError(f"source {source} is not the planned file {plan.source}")
-    if (stat.st_size, stat.st_mtime_ns) != (plan.source_size, plan.source_mtime_ns):
-        raise StepError(f"source {source} changed since it was planned; run the job again")
+    if not plan.identity.same_stat(stat):
+        raise StepError(f"{SOURCE_CHANGED} ({source} was replaced or modified); it is queued again")

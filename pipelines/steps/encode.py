@@ -15,6 +15,7 @@ from pipelines.settings import EncodeSettings
 from pipelines.steps import _atomic, _ffmpeg_run, _packets
 from pipelines.steps._plan import Plan, SlicePlan, load_plan, slice_path
 from pipelines.steps._progress import ProgressReporter
+from pipelines.steps._proof import slice_is_proven, write_proof
 from pipelines.steps.errors import StepError
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,9 @@ def check_slice(path: Path, *, frames: int, label: str) -> list[str]:
 def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) -> Path:
     """Encode slice ``index`` of the plan in ``work`` into ``work/slices``.
 
-    Safe to re-run: a slice already in place that still matches its record is left alone.
+    Safe to re-run: a slice already made and checked under the same plan (same source version,
+    same settings; see :mod:`pipelines.steps._proof`) that still matches its packet record is
+    left alone.
 
     Raises:
         StepError: no plan, an unknown index, a damaged source or a failed check.
@@ -114,7 +117,7 @@ def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) ->
     progress = ProgressReporter(piece.frames)
     last = piece.first_frame + piece.frames - 1
     label = f"slice {index} (frames {piece.first_frame}-{last})"
-    if slice_is_complete(final, piece.frames):
+    if slice_is_proven(work, plan, piece) and slice_is_complete(final, piece.frames):
         logger.info("%s: already encoded", label)
         progress.finish()
         return final
@@ -139,6 +142,7 @@ def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) ->
         temp.replace(final)
     finally:
         _atomic.remove_quietly(temp)
+    write_proof(work, plan, piece, ("frames", "packets"))
     progress.finish()
     logger.info("%s: encoded %d frames", label, piece.frames)
     return final

@@ -6,11 +6,13 @@ import json
 import logging
 from pathlib import Path
 
+from pipelines.identity import fit_name
 from pipelines.probe import MediaInfo, ProbeError, codec_extradata, cover_image, probe
 from pipelines.settings import EncodeSettings
 from pipelines.steps import _atomic, _ffmpeg_run, _packets
 from pipelines.steps._mux import MuxInputs, mux_command
-from pipelines.steps._plan import Plan, load_plan, slice_path
+from pipelines.steps._plan import Plan, check_source_content, load_plan, slice_path
+from pipelines.steps._proof import slice_is_proven
 from pipelines.steps.audio import audio_path
 from pipelines.steps.encode import encode
 from pipelines.steps.errors import EnvironmentStepError, StepError
@@ -25,9 +27,10 @@ def output_temp_path(output: Path) -> Path:
     """The name an output is written under until it has passed every check.
 
     A hidden name in the output directory itself, so the final rename is atomic and a library
-    scanner that skips dot files never picks up a half-written file.
+    scanner that skips dot files never picks up a half-written file. A name too long for the
+    file system is shortened to a hash of itself.
     """
-    return output.with_name(f".{output.name}.clustercode-tmp")
+    return output.with_name(fit_name(f".{output.name}.clustercode-tmp", keep_suffix=".cc-tmp"))
 
 
 class DamagedSlicesError(StepError):
@@ -62,6 +65,10 @@ def check_slices(work: Path, plan: Plan) -> str:
     damaged: dict[int, str] = {}
     for piece in plan.slices:
         path = slice_path(work, piece.index)
+        if not slice_is_proven(work, plan, piece):
+            # Made from another version of the source or another plan, or changed since.
+            damaged[piece.index] = "not made under this plan, or changed since it was checked"
+            continue
         try:
             probed = probe(path)
             frames = 0 if probed.timeline is None else probed.timeline.frames
@@ -277,19 +284,44 @@ def merge(
         )
         _ffmpeg_run.run(command, what="muxing the output failed")
         verify_output(temp, plan, settings, codec)
-        temp.replace(output)
+        # Last look before publishing: the output must belong to the version of the source
+        # that every slice was made from.
+        check_source_content(plan, source)
+        result = publish(temp, output, plan, codec, result_out or work / RESULT_NAME)
     finally:
         _atomic.remove_quietly(temp)
+    logger.info("published %s", output)
+    return result
+
+
+def publish(
+    temp: Path, output: Path, plan: Plan, codec: str, result_path: Path
+) -> dict[str, object]:
+    """Write the result, then rename the verified ``temp`` to ``output``.
+
+    The result comes first and names the output file's inode, size and modification time
+    (a rename keeps all three): after a crash, an output whose stat matches its result is
+    proven published and verified; one that does not is not.
+    """
+    stat = temp.stat()
     result: dict[str, object] = {
         "output": str(output),
         "frames": plan.frames,
         "duration": round(plan.video_duration, 6),
         "size_before": plan.source_size,
-        "size_after": output.stat().st_size,
+        "size_after": stat.st_size,
         "video_codec": codec,
+        "output_ino": stat.st_ino,
+        "output_mtime_ns": stat.st_mtime_ns,
+        "source": plan.identity.to_dict(),
+        "plan": plan.digest,
     }
-    _atomic.write_text(result_out or work / RESULT_NAME, json.dumps(result) + "\n")
-    logger.info("published %s", output)
+    _atomic.write_text(result_path, json.dumps(result) + "\n")
+    try:
+        temp.replace(output)
+    except OSError:
+        _atomic.remove_quietly(result_path)
+        raise
     return result
 
 

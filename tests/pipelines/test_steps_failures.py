@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.ffmpeg import FFmpeg
 from pipelines.probe import probe
+from pipelines.steps._plan import Plan
 from tests.pipelines.clips import ClipStore, damage_video_packet, overwrite_middle, truncate
 from tests.pipelines.media_checks import frame_hashes
 from tests.pipelines.step_driver import (
@@ -139,6 +140,10 @@ def test_failed_verification_leaves_existing_output_untouched(
     plan = json.loads(plan_file.read_text())
     plan["source_info"]["chapters"] = 3
     plan_file.write_text(json.dumps(plan))
+    # Its slices stay proven under the edited plan: only the output check can object.
+    digest = Plan.from_json(plan_file.read_text()).digest
+    for sidecar in (work / "slices").glob("*.json"):
+        sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "plan": digest}))
     output = outdir / "rich.mkv"
     output.write_bytes(b"previous version")
 
@@ -164,7 +169,7 @@ def test_source_changed_after_split_is_refused(clips: ClipStore, tmp_path: Path)
     done = run_step("encode", *common(source, work, settings), "--index", "0")
 
     assert done.returncode == 1
-    assert "changed since it was planned" in _one_line(done.stderr, "encode")
+    assert "source changed during the job" in _one_line(done.stderr, "encode")
 
 
 def test_encode_rerun_on_a_finished_slice_is_a_no_op(clips: ClipStore, tmp_path: Path) -> None:
@@ -188,6 +193,7 @@ def test_encode_rerun_on_a_finished_slice_is_a_no_op(clips: ClipStore, tmp_path:
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert progress.read_text() == "25/25"
     assert sorted(p.name for p in made.parent.iterdir()) == [
+        "slice_00003.json",
         "slice_00003.mkv",
         "slice_00003.packets",
     ]

@@ -157,7 +157,7 @@ def test_plan_refuses_a_changed_source(tmp_path: Path) -> None:
     write_plan(tmp_path / "work", plan)
     os.utime(source, ns=(0, 0))
 
-    with pytest.raises(StepError, match="changed since it was planned"):
+    with pytest.raises(StepError, match="source changed during the job"):
         load_plan(tmp_path / "work", source)
     other = tmp_path / "other.mkv"
     other.write_bytes(b"x")

@@ -113,7 +113,7 @@ def test_step_command_lines_follow_the_step_cli() -> None:
             "--result-out",
             "/work/j-0001-1/result.json",
         ],
-        "cleanup": ["cleanup", "--work", "/work/j-0001-1"],
+        "cleanup": ["cleanup", "--work", "/work/j-0001-1", "--status", "{{workflow.status}}"],
     }
     for name, args in expected.items():
         assert templates[name]["container"]["command"] == ["python3", "-m", "pipelines.steps"]
