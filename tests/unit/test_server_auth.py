@@ -85,7 +85,8 @@ def test_token_new_writes_a_private_file(tmp_path: Path) -> None:
     token = target.read_text().strip()
     assert len(token) >= 32 and token.isprintable() and " " not in token
     assert resolve_token(token_file=target, environ={}) == token
-    assert main(["token", "new", "--file", str(target)]) == 1  # never silently replaced
+    # Never silently replaced: a usage error (exit 2), as every config or argument error is.
+    assert main(["token", "new", "--file", str(target)]) == 2
     assert target.read_text().strip() == token
     assert main(["token", "new", "--file", str(target), "--force"]) == 0
     assert target.read_text().strip() != token
