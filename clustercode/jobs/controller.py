@@ -28,13 +28,19 @@ from clustercode.jobs.decide import Decider, output_path, resolve_file
 from clustercode.jobs.reconcile import reconcile, reconcile_until_done
 from clustercode.jobs.runner import JobRunner
 from clustercode.jobs.scheduler import Scheduler
-from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
+from clustercode.jobs.views import (
+    Explanation,
+    ProfileSummary,
+    ScanProgress,
+    ScanReport,
+    Status,
+)
 from clustercode.jobs.workflows import min_slices
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.fswatch import LibraryWatcher
 from clustercode.library.mediainfo import probe
 from clustercode.library.scanner import ScanEntry
-from clustercode.models import DecisionKind, Job, JobEvent, JobState, SliceProgress
+from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
 from clustercode.profiles.profileset import ProfileSet, Resolution
 from clustercode.store._codec import check_event_id
 from clustercode.store.connection import RedisHandle, connect
@@ -86,6 +92,7 @@ class Controller:
         self.executor = executor
         self.profiles = profiles
         self.decider = Decider(settings, profiles, history)
+        self.last_scan: ScanReport | None = None
         self.runner = JobRunner(history, executor, manifests, max_attempts=settings.max_attempts)
         self.scheduler = Scheduler(
             history,
@@ -215,14 +222,23 @@ class Controller:
             queue_depth=counts.get(JobState.QUEUED, 0),
             active_jobs=counts.get(JobState.RUNNING, 0),
             counts=counts,
+            scan=ScanProgress.of(self.last_scan) if self.last_scan is not None else None,
         )
 
-    async def scan(self) -> ScanReport:
-        """Scan the library now and queue what is new."""
-        report = await self.decider.scan()
-        if report.queued:
-            self.scheduler.wake()
-        return report
+    async def scan(self, *, on_decision: Callable[[Decision], None] | None = None) -> ScanReport:
+        """Scan the library now and queue what is new; jobs start while the walk goes on.
+
+        The report is :attr:`last_scan` from the start, so :meth:`status` shows its progress.
+        """
+        report = self.last_scan = ScanReport()
+
+        def decided(decision: Decision) -> None:
+            if decision.kind is DecisionKind.NEW and decision.job_id:
+                self.scheduler.wake()
+            if on_decision is not None:
+                on_decision(decision)
+
+        return await self.decider.scan(report=report, on_decision=decided)
 
     async def submit(
         self,

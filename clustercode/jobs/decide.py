@@ -8,8 +8,10 @@ cache, fingerprints only for files whose size, mtime or inode changed, one batch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +26,8 @@ from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.mediainfo import probe
 from clustercode.library.paths import confine
-from clustercode.library.scanner import ScanEntry, scan
+from clustercode.library.scanner import ScanEntry
+from clustercode.library.stream import scan_batches
 from clustercode.models import Decision, DecisionKind, Job, JobState
 from clustercode.profiles.profileset import ProfileSet, Resolution, skip_reason
 from clustercode.store.filecache import FileRecord
@@ -139,24 +142,56 @@ class Decider:
         self._profiles = profiles
         self._history = history
 
-    async def scan(self, *, queue: bool = True) -> ScanReport:
-        """Walk the library roots and decide every file; with ``queue``, create the new jobs."""
+    async def scan(
+        self,
+        *,
+        queue: bool = True,
+        report: ScanReport | None = None,
+        on_decision: Callable[[Decision], None] | None = None,
+    ) -> ScanReport:
+        """Walk the library roots and decide every file; with ``queue``, create the new jobs.
+
+        The walk runs in a thread and hands over batches of files, which are decided (and their
+        jobs queued) while it goes on; memory stays bounded whatever the library's size.
+
+        Args:
+            queue: create jobs for new files (else only say they would be queued).
+            report: filled in as the scan goes (a status call can read it); default: a new one.
+            on_decision: called with every decision, in walk order, as it is made.
+        """
         settings = self._settings
-        report = ScanReport()
-        entries = await asyncio.to_thread(
-            lambda: list(
-                scan(
-                    settings.libraries,
-                    exclude=settings.excluded_dirs(),
-                    extensions=settings.media_extensions,
-                    settle_seconds=settings.settle_seconds,
-                    stats=report.stats,
-                )
-            )
+        report = report if report is not None else ScanReport()
+        batches = scan_batches(
+            settings.libraries,
+            exclude=settings.excluded_dirs(),
+            extensions=settings.media_extensions,
+            settle_seconds=settings.settle_seconds,
+            stats=report.stats,
         )
+        try:
+            async with contextlib.aclosing(batches):
+                async for entries in batches:
+                    await self._decide_batch(entries, report, queue, on_decision)
+        finally:
+            report.stats.seconds = time.monotonic() - report.started
+            report.finished = True
+        return report
+
+    async def _decide_batch(
+        self,
+        entries: Sequence[ScanEntry],
+        report: ScanReport,
+        queue: bool,
+        on_decision: Callable[[Decision], None] | None,
+    ) -> None:
+        def add(decision: Decision) -> None:
+            report.add(decision)
+            if on_decision is not None:
+                on_decision(decision)
+
         fingerprints = await self.fingerprints(entries)
         # Profile resolution reads cascade files: off the event loop.
-        resolved = await asyncio.to_thread(self._resolve_all, entries, fingerprints, report)
+        resolved = await asyncio.to_thread(self._resolve_all, entries, fingerprints, add)
         refs = await self._history.find_refs([key for _, _, key in resolved])
         # Most files of a steady library are done: decide those from the index alone and read
         # full records only for the rest (their reasons quote the job's error).
@@ -170,7 +205,7 @@ class Decider:
             path = str(entry.path)
             ref = refs.get(key)
             if ref is not None and ref.state is JobState.SUCCEEDED:
-                report.decisions.append(
+                add(
                     Decision(
                         path=path,
                         kind=DecisionKind.DONE,
@@ -181,19 +216,18 @@ class Decider:
                 )
                 continue
             if ref is not None and ref.id in details:
-                report.decisions.append(job_decision(path, details[ref.id]))
+                add(job_decision(path, details[ref.id]))
                 continue
             decision, created = await self._decide_new(entry, resolution, key[0], queue=queue)
-            report.decisions.append(decision)
             if created is not None:
-                report.queued.append(created)
-        return report
+                report.queued += 1
+            add(decision)
 
     def _resolve_all(
         self,
         entries: Sequence[ScanEntry],
         fingerprints: dict[str, str],
-        report: ScanReport,
+        add: Callable[[Decision], None],
     ) -> list[tuple[ScanEntry, Resolution, tuple[str, str]]]:
         """Resolve every entry's profile; skipped files go straight into the report."""
         settings = self._settings
@@ -205,16 +239,14 @@ class Decider:
             try:
                 resolution = self._profiles.resolve(entry.path, entry.root, settings.profile)
             except ClustercodeError as exc:
-                report.decisions.append(
-                    Decision(path=path, kind=DecisionKind.SKIPPED, reason=str(exc))
-                )
+                add(Decision(path=path, kind=DecisionKind.SKIPPED, reason=str(exc)))
                 continue
             reason = resolution.pre_skip_reason(entry.size)
             fp = fingerprints.get(path)
             if reason is None and fp is None:
                 reason = "unreadable: could not fingerprint the file"
             if reason is not None:
-                report.decisions.append(
+                add(
                     Decision(
                         path=path,
                         kind=DecisionKind.SKIPPED,

@@ -73,6 +73,7 @@ class ScanStats:
         errors: directories (or roots) that could not be listed.
         error_paths: the first of those paths, with the reason.
         seconds: wall time of the scan once it has finished.
+        directory: the directory being listed (for progress displays).
     """
 
     files: int = 0
@@ -81,6 +82,7 @@ class ScanStats:
     errors: int = 0
     error_paths: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    directory: str = ""
 
 
 def _record_error(stats: ScanStats, path: str, exc: OSError) -> None:
@@ -160,6 +162,7 @@ def scan(
                 _record_error(stats, directory, exc)
                 continue
             stats.dirs += 1
+            stats.directory = directory
             subdirs: list[str] = []
             for entry in children:
                 name = entry.name
