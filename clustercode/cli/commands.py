@@ -21,6 +21,7 @@ from clustercode.cli.console import (
 )
 from clustercode.cli.parser import settings_from
 from clustercode.cli.progress import ProgressDisplay, describe
+from clustercode.cli.scanprogress import scan_with_progress
 from clustercode.config.settings import Settings
 from clustercode.errors import (
     ClustercodeError,
@@ -41,7 +42,16 @@ async def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     async with Controller.open(settings) as ctl:
         start = await ctl.history.last_event_id() or "0"
-        report = await ctl.scan()
+        # Jobs start as the scan queues them; their events are shown from ``start`` on.
+        scanned = asyncio.Event()
+        early = asyncio.create_task(ctl.scheduler.run(stop=scanned))
+        try:
+            report = await scan_with_progress(
+                ctl, verbose=args.verbose, live=False if args.no_progress else None
+            )
+        finally:
+            scanned.set()
+            await early
         counts = report.counts
         found = ", ".join(f"{counts[k]} {k.value}" for k in DecisionKind if counts[k])
         print(
@@ -49,9 +59,6 @@ async def run(args: argparse.Namespace) -> int:
             f"in {report.stats.seconds:.1f} s: " + (found or "no media files"),
             flush=True,
         )
-        for decision in report.decisions:
-            if decision.kind in (DecisionKind.SKIPPED, DecisionKind.PARKED) or args.verbose:
-                print(f"  {decision.kind.value}: {decision.path}: {decision.reason}", flush=True)
         stop = asyncio.Event()
         install_interrupt(stop)
         finals: dict[str, JobState] = {}

@@ -27,7 +27,7 @@ from clustercode.library.fingerprint import fingerprint
 from clustercode.library.mediainfo import probe
 from clustercode.library.paths import confine
 from clustercode.library.scanner import ScanEntry
-from clustercode.library.stream import scan_batches
+from clustercode.library.stream import DEFAULT_BATCH, scan_batches
 from clustercode.models import Decision, DecisionKind, Job, JobState
 from clustercode.profiles.profileset import ProfileSet, Resolution, skip_reason
 from clustercode.store.filecache import FileRecord
@@ -36,6 +36,7 @@ from clustercode.store.history import History
 log = logging.getLogger(__name__)
 
 _FINGERPRINT_WORKERS = 8
+_SUCCEEDED = JobState.SUCCEEDED.value
 
 
 def job_decision(path: str, job: Job) -> Decision:
@@ -137,6 +138,9 @@ class Decider:
         history: the job store and path cache.
     """
 
+    batch = DEFAULT_BATCH
+    """Files decided together (one Redis round trip); the walk is at most a few batches ahead."""
+
     def __init__(self, settings: Settings, profiles: ProfileSet, history: History) -> None:
         self._settings = settings
         self._profiles = profiles
@@ -167,6 +171,7 @@ class Decider:
             extensions=settings.media_extensions,
             settle_seconds=settings.settle_seconds,
             stats=report.stats,
+            batch=self.batch,
         )
         try:
             async with contextlib.aclosing(batches):
@@ -189,51 +194,78 @@ class Decider:
             if on_decision is not None:
                 on_decision(decision)
 
-        fingerprints = await self.fingerprints(entries)
         # Profile resolution reads cascade files: off the event loop.
-        resolved = await asyncio.to_thread(self._resolve_all, entries, fingerprints, add)
-        refs = await self._history.find_refs([key for _, _, key in resolved])
-        # Most files of a steady library are done: decide those from the index alone and read
-        # full records only for the rest (their reasons quote the job's error).
+        resolved = await asyncio.to_thread(self._resolve_all, entries, add)
+        # Path cache and fingerprint index in one round trip per batch; the usual answer for a
+        # steady library is "unchanged, done", decided from the index alone.
+        found = await self._history.lookup(
+            [(path, e.size, e.mtime_ns, e.inode, ph) for path, e, _, ph in resolved]
+        )
+        stale = [
+            e for (_, e, _, _), look in zip(resolved, found, strict=True) if not look.fingerprint
+        ]
+        computed = await self._compute_fingerprints(stale) if stale else {}
+        refs = await self._history.find_refs(
+            [(computed[path], ph) for path, _, _, ph in resolved if path in computed]
+        )
+        jobs: list[tuple[str, str]] = []  # (job id, state) per resolved file; "" if none
+        for (path, _, _, ph), look in zip(resolved, found, strict=True):
+            if look.fingerprint:
+                jobs.append((look.job_id, look.state))
+            else:
+                ref = refs.get((computed.get(path, ""), ph))
+                jobs.append((ref.id, ref.state.value) if ref is not None else ("", ""))
+        # Full records only for files whose job is not done (their reasons quote its error).
         details = {
             job.id: job
             for job in await self._history.get_jobs(
-                [ref.id for ref in refs.values() if ref.state is not JobState.SUCCEEDED]
+                [job_id for job_id, state in jobs if job_id and state != _SUCCEEDED]
             )
         }
-        for entry, resolution, key in resolved:
-            path = str(entry.path)
-            ref = refs.get(key)
-            if ref is not None and ref.state is JobState.SUCCEEDED:
+        for (path, entry, resolution, _), look, (job_id, state) in zip(
+            resolved, found, jobs, strict=True
+        ):
+            fp = look.fingerprint or computed.get(path)
+            if fp is None:
+                add(
+                    Decision(
+                        path=path,
+                        kind=DecisionKind.SKIPPED,
+                        reason="unreadable: could not fingerprint the file",
+                        profile=resolution.profile.name,
+                    )
+                )
+                continue
+            if state == _SUCCEEDED:
                 add(
                     Decision(
                         path=path,
                         kind=DecisionKind.DONE,
-                        reason=f"done by job {ref.id}",
+                        reason=f"done by job {job_id}",
                         profile=resolution.profile.name,
-                        job_id=ref.id,
+                        job_id=job_id,
                     )
                 )
                 continue
-            if ref is not None and ref.id in details:
-                add(job_decision(path, details[ref.id]))
+            if job_id in details:
+                add(job_decision(path, details[job_id]))
                 continue
-            decision, created = await self._decide_new(entry, resolution, key[0], queue=queue)
+            decision, created = await self._decide_new(entry, resolution, fp, queue=queue)
             if created is not None:
                 report.queued += 1
             add(decision)
 
     def _resolve_all(
-        self,
-        entries: Sequence[ScanEntry],
-        fingerprints: dict[str, str],
-        add: Callable[[Decision], None],
-    ) -> list[tuple[ScanEntry, Resolution, tuple[str, str]]]:
-        """Resolve every entry's profile; skipped files go straight into the report."""
+        self, entries: Sequence[ScanEntry], add: Callable[[Decision], None]
+    ) -> list[tuple[str, ScanEntry, Resolution, str]]:
+        """Resolve every entry's profile; skipped files go straight to ``add``.
+
+        Returns:
+            ``(path, entry, resolution, settings hash)`` of each file not skipped.
+        """
         settings = self._settings
-        # (entry, resolution, (fingerprint, settings hash)); hashes computed once per profile.
-        resolved: list[tuple[ScanEntry, Resolution, tuple[str, str]]] = []
-        hashes: dict[int, str] = {}
+        resolved: list[tuple[str, ScanEntry, Resolution, str]] = []
+        hashes: dict[int, str] = {}  # computed once per profile
         for entry in entries:
             path = str(entry.path)
             try:
@@ -242,9 +274,6 @@ class Decider:
                 add(Decision(path=path, kind=DecisionKind.SKIPPED, reason=str(exc)))
                 continue
             reason = resolution.pre_skip_reason(entry.size)
-            fp = fingerprints.get(path)
-            if reason is None and fp is None:
-                reason = "unreadable: could not fingerprint the file"
             if reason is not None:
                 add(
                     Decision(
@@ -255,12 +284,11 @@ class Decider:
                     )
                 )
                 continue
-            assert fp is not None
             profile = resolution.profile
             ph = hashes.get(id(profile))
             if ph is None:
                 ph = hashes[id(profile)] = profile.settings_hash()
-            resolved.append((entry, resolution, (fp, ph)))
+            resolved.append((path, entry, resolution, ph))
         return resolved
 
     async def decide_file(
@@ -353,8 +381,12 @@ class Decider:
                 result[str(entry.path)] = record.fingerprint
             else:
                 stale.append(entry)
-        if not stale:
-            return result
+        if stale:
+            result.update(await self._compute_fingerprints(stale))
+        return result
+
+    async def _compute_fingerprints(self, entries: Sequence[ScanEntry]) -> dict[str, str]:
+        """Fingerprint the files (a few at a time) and record them in the path cache."""
         semaphore = asyncio.Semaphore(_FINGERPRINT_WORKERS)
 
         async def one(entry: ScanEntry) -> FileRecord | None:
@@ -372,7 +404,6 @@ class Decider:
                 fingerprint=fp,
             )
 
-        records = [r for r in await asyncio.gather(*(one(e) for e in stale)) if r is not None]
+        records = [r for r in await asyncio.gather(*(one(e) for e in entries)) if r is not None]
         await self._history.put_files(records)
-        result.update({r.path: r.fingerprint for r in records})
-        return result
+        return {r.path: r.fingerprint for r in records}
