@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -201,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     dirs = 10_000 if args.full else args.dirs
     with tempfile.TemporaryDirectory(prefix="cc-bench-scan-") as tmp:
         root = args.workdir.resolve() if args.workdir else Path(tmp)
-        os.makedirs(root, exist_ok=True)  # noqa: PTH103
+        root.mkdir(parents=True, exist_ok=True)
         count = prepare(root, dirs, args.files)
         results = asyncio.run(hold_redis(root, args.runs))
     seconds = statistics.median(float(str(r["seconds"])) for r in results)
