@@ -35,13 +35,13 @@ from pathlib import Path
 
 from benchmarks.bench_scan import build_tree
 from clustercode.config.settings import Settings, load_settings
-from clustercode.jobs.decide import Decider, new_job
+from clustercode.jobs.decide import Decider, new_job, output_path
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.scanner import scan
-from clustercode.models import DecisionKind, JobState
+from clustercode.models import DecisionKind, Job, JobState
 from clustercode.profiles.profileset import ProfileSet
 from clustercode.store import keys
-from clustercode.store._codec import encode_job, index_entry
+from clustercode.store._codec import encode_job
 from clustercode.store.connection import connect
 from clustercode.store.filecache import FileRecord
 from clustercode.store.history import History
@@ -63,46 +63,62 @@ def settings_of(root: Path) -> Settings:
     )
 
 
+SEED_SCRIPT = """
+-- Write many succeeded jobs as create_job writes them (record, the sets, the fingerprint index).
+-- ARGV[1] job key prefix; ARGV[2..4] the all-jobs, succeeded and history sets; ARGV[5] the
+-- fingerprint key prefix; ARGV[6] one job per line: id, score, fingerprint, profile hash and
+-- the record's JSON, separated by tabs (JSON holds no raw tab or newline).
+for line in string.gmatch(ARGV[6], '[^\\n]+') do
+  local id, score, fp, ph, raw =
+    string.match(line, '^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$')
+  redis.call('SET', ARGV[1] .. id, raw)
+  redis.call('ZADD', ARGV[2], score, id)
+  redis.call('ZADD', ARGV[3], score, id)
+  redis.call('ZADD', ARGV[4], score, id)
+  redis.call('HSET', ARGV[5] .. fp, ph, id .. ' succeeded')
+end
+return 0
+"""
+
+
 async def seed(root: Path) -> int:
-    """Record every file of the tree as done; return how many jobs were written."""
+    """Record every file of the tree as done; return how many jobs were written.
+
+    Setup only, so written the fast way: one job per profile is built with ``new_job`` and the
+    others are copies of it with their own paths, and a script writes a batch in one call.
+    """
     settings = settings_of(root)
     profiles = ProfileSet.load(None)
-    now = time.time()
+    now = time.time() - 86_400
     written = 0
     async with await connect(None, settings.state_dir) as handle:
         client, history = handle.client, History(handle)
         await client.flushdb()
+        script = client.register_script(SEED_SCRIPT)
         entries = scan(
             settings.libraries,
             exclude=settings.excluded_dirs(),
             extensions=settings.media_extensions,
             settle_seconds=0,
         )
-        batch: list[tuple[FileRecord, str]] = []
+        templates: dict[tuple[str, str], Job] = {}
+        records: list[FileRecord] = []
+        lines: list[str] = []
 
         async def flush() -> None:
-            await history.put_files(record for record, _ in batch)
-            async with client.pipeline(transaction=False) as pipe:
-                for record, path_root in batch:
-                    path = Path(record.path)
-                    resolution = profiles.resolve(path, Path(path_root), settings.profile)
-                    if resolution.pre_skip_reason(record.size) is not None:
-                        continue
-                    job = new_job(settings, resolution, record.size, record.fingerprint)
-                    job = replace(
-                        job,
-                        id=keys.new_job_id(),
-                        state=JobState.SUCCEEDED,
-                        created_at=now,
-                        finished_at=now,
-                    )
-                    pipe.set(keys.job(job.id), encode_job(job))
-                    pipe.zadd(keys.JOBS, {job.id: now})
-                    pipe.zadd(keys.state(JobState.SUCCEEDED), {job.id: now})
-                    pipe.zadd(keys.HISTORY, {job.id: now})
-                    pipe.hset(keys.fingerprint(job.fingerprint), job.profile_hash, index_entry(job))
-                await pipe.execute()
-            batch.clear()
+            await history.put_files(records)
+            await script(
+                args=[
+                    keys.job(""),
+                    keys.JOBS,
+                    keys.state(JobState.SUCCEEDED),
+                    keys.HISTORY,
+                    keys.fingerprint(""),
+                    "\n".join(lines),
+                ]
+            )
+            records.clear()
+            lines.clear()
 
         for entry in entries:
             record = FileRecord(
@@ -112,11 +128,34 @@ async def seed(root: Path) -> int:
                 ino=entry.inode,
                 fingerprint=fingerprint(entry.path, entry.size),
             )
-            batch.append((record, str(entry.root)))
+            records.append(record)
+            resolution = profiles.resolve(entry.path, entry.root, settings.profile)
+            if resolution.pre_skip_reason(entry.size) is None:
+                profile = resolution.profile
+                key = (profile.name, str(resolution.library_root))
+                template = templates.get(key)
+                if template is None:
+                    template = templates[key] = new_job(settings, resolution, entry.size, "x")
+                score = now + written / 1000  # distinct times, as real jobs have
+                job = replace(
+                    template,
+                    id=keys.new_job_id(),
+                    source=record.path,
+                    fingerprint=record.fingerprint,
+                    output=str(output_path(settings, resolution)),
+                    size_before=entry.size,
+                    state=JobState.SUCCEEDED,
+                    created_at=score,
+                    finished_at=score,
+                )
+                lines.append(
+                    f"{job.id}\t{score!r}\t{job.fingerprint}\t{job.profile_hash}\t"
+                    + encode_job(job)
+                )
             written += 1
-            if len(batch) >= SEED_BATCH:
+            if len(records) >= SEED_BATCH:
                 await flush()
-        if batch:
+        if records:
             await flush()
     return written
 
