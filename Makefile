@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PATH := $(HOME)/go/bin:$(PATH)
 
-.PHONY: install check lint typecheck imports proto-check generate test bench validator
+.PHONY: install check lint typecheck imports proto-check generate test bench bench-full validator
 
 install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
@@ -34,8 +34,13 @@ validator:
 test: install
 	$(PYTHON) -m pytest -n 2
 
+# Reduced sizes (a few minutes); `make bench ARGS=--full` or `make bench-full` for the sizes the
+# README quotes (a million files and jobs: about an hour, several GB of disk and Redis memory).
+# Each benchmark ends with one summary line, `figure: value (target)`.
+BENCHMARKS = bench_pipeline bench_scan bench_library_scan bench_history bench_watch bench_cluster
+
 bench:
-	$(PYTHON) -m benchmarks.bench_pipeline
-	$(PYTHON) -m benchmarks.bench_scan
-	$(PYTHON) -m benchmarks.bench_library_scan
-	$(PYTHON) -m benchmarks.bench_history
+	@for b in $(BENCHMARKS); do echo "== $$b"; $(PYTHON) -m benchmarks.$$b $(ARGS) || exit 1; done
+
+bench-full:
+	$(MAKE) bench ARGS=--full

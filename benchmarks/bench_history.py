@@ -38,6 +38,7 @@ from clustercode.store.filecache import FileRecord
 from clustercode.store.history import FINISHED_STATES, History
 
 PAGE = 100
+SUMMARY = "summary: "
 TARGET_MS = 20.0
 FILL_BATCH = 2000
 
@@ -179,10 +180,8 @@ async def measure(name: str, handle: RedisHandle, count: int, runs: int) -> list
     assert len(files) == count
     lines.append(f"  find_refs for all {count:,} (fingerprint, profile) pairs: {refs_s:.2f} s")
     lines.append(f"  get_files for all {count:,} paths: {files_s:.2f} s")
-    lines.append(
-        f"  {name}: worst ListJobs page median over {count:,} jobs: {worst:.2f} ms "
-        f"(target <= {TARGET_MS:.0f} ms); {per_job:,.0f} bytes per job"
-    )
+    short = "embedded" if name.startswith("embedded") else "redis-server"
+    lines.append(f"{SUMMARY}{short} {worst:.2f} ms over {count:,} jobs, {per_job:,.0f} B per job")
     return lines
 
 
@@ -249,9 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     binary = args.redis_server if Path(args.redis_server).exists() else None
     lines = asyncio.run(run(1_000_000 if args.full else args.jobs, args.runs, binary))
-    # The summary lines last, one per server.
-    print("\n".join(line for line in lines if "worst ListJobs" not in line))
-    print("\n".join(line.strip() for line in lines if "worst ListJobs" in line))
+    print("\n".join(line for line in lines if not line.startswith(SUMMARY)))
+    worst = [line.split(SUMMARY, 1)[1] for line in lines if line.startswith(SUMMARY)]
+    print(
+        f"ListJobs page, worst median per server: {'; '.join(worst)} (target <= {TARGET_MS:.0f} ms)"
+    )
     over = [line for line in lines if "OVER" in line]
     return 1 if over else 0
 
