@@ -168,9 +168,14 @@ async def child_scan(root: Path) -> dict[str, object]:
         started = time.perf_counter()
         report = await decider.scan()
         seconds = time.perf_counter() - started
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     counts = {kind.value: n for kind, n in report.counts.items()}
-    return {"seconds": seconds, "rss_mb": rss_kb / 1024, "counts": counts}
+    return {
+        "seconds": seconds,
+        "cpu_s": usage.ru_utime + usage.ru_stime,  # imports included
+        "rss_mb": usage.ru_maxrss / 1024,
+        "counts": counts,
+    }
 
 
 def timed_run(root: Path) -> dict[str, object]:
@@ -215,7 +220,8 @@ async def hold_redis(root: Path, runs: int) -> list[dict[str, object]]:
             counts = result["counts"]
             assert isinstance(counts, dict) and not counts.get(DecisionKind.NEW.value), counts
             print(
-                f"  scan {result['seconds']:.2f} s, peak RSS {result['rss_mb']:.0f} MB: "
+                f"  scan {result['seconds']:.2f} s (process CPU {result['cpu_s']:.1f} s), "
+                f"peak RSS {result['rss_mb']:.0f} MB: "
                 + ", ".join(f"{n} {kind}" for kind, n in counts.items()),
                 flush=True,
             )

@@ -63,7 +63,7 @@ async def scan_with_progress(
             else:
                 print(line, file=out, flush=True)
 
-    task = asyncio.create_task(ctl.scan(on_decision=decided))
+    task = asyncio.create_task(ctl.scan(on_decision=decided, quiet_done=not verbose))
     with display if display is not None else contextlib.nullcontext():
         every = 0.25 if display is not None else LOG_EVERY
         while not task.done():

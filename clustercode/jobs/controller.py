@@ -225,20 +225,24 @@ class Controller:
             scan=ScanProgress.of(self.last_scan) if self.last_scan is not None else None,
         )
 
-    async def scan(self, *, on_decision: Callable[[Decision], None] | None = None) -> ScanReport:
+    async def scan(
+        self,
+        *,
+        on_decision: Callable[[Decision], None] | None = None,
+        quiet_done: bool = False,
+    ) -> ScanReport:
         """Scan the library now and queue what is new; jobs start while the walk goes on.
 
         The report is :attr:`last_scan` from the start, so :meth:`status` shows its progress.
+        ``on_decision`` and ``quiet_done`` are those of :meth:`Decider.scan`.
         """
         report = self.last_scan = ScanReport()
-
-        def decided(decision: Decision) -> None:
-            if decision.kind is DecisionKind.NEW and decision.job_id:
-                self.scheduler.wake()
-            if on_decision is not None:
-                on_decision(decision)
-
-        return await self.decider.scan(report=report, on_decision=decided)
+        return await self.decider.scan(
+            report=report,
+            on_decision=on_decision,
+            quiet_done=quiet_done,
+            on_queued=lambda _job: self.scheduler.wake(),
+        )
 
     async def submit(
         self,

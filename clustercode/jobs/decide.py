@@ -22,6 +22,7 @@ from clustercode.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from clustercode.jobs.sink import DecisionSink
 from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.mediainfo import probe
@@ -152,6 +153,8 @@ class Decider:
         queue: bool = True,
         report: ScanReport | None = None,
         on_decision: Callable[[Decision], None] | None = None,
+        quiet_done: bool = False,
+        on_queued: Callable[[Job], None] | None = None,
     ) -> ScanReport:
         """Walk the library roots and decide every file; with ``queue``, create the new jobs.
 
@@ -162,6 +165,10 @@ class Decider:
             queue: create jobs for new files (else only say they would be queued).
             report: filled in as the scan goes (a status call can read it); default: a new one.
             on_decision: called with every decision, in walk order, as it is made.
+            quiet_done: files already done are only counted (once the report keeps no more
+                decisions) and not passed to ``on_decision``: most files of a large library
+                are done, and a decision object each costs more than the rest of their check.
+            on_queued: called with each job the scan creates, as it is created.
         """
         settings = self._settings
         report = report if report is not None else ScanReport()
@@ -173,27 +180,20 @@ class Decider:
             stats=report.stats,
             batch=self.batch,
         )
+        tell = DecisionSink(report, on_decision, quiet_done or on_decision is None, on_queued)
         try:
             async with contextlib.aclosing(batches):
                 async for entries in batches:
-                    await self._decide_batch(entries, report, queue, on_decision)
+                    await self._decide_batch(entries, tell, queue)
         finally:
             report.stats.seconds = time.monotonic() - report.started
             report.finished = True
         return report
 
     async def _decide_batch(
-        self,
-        entries: Sequence[ScanEntry],
-        report: ScanReport,
-        queue: bool,
-        on_decision: Callable[[Decision], None] | None,
+        self, entries: Sequence[ScanEntry], tell: DecisionSink, queue: bool
     ) -> None:
-        def add(decision: Decision) -> None:
-            report.add(decision)
-            if on_decision is not None:
-                on_decision(decision)
-
+        add = tell.add
         # Profile resolution reads cascade files: off the event loop.
         resolved = await asyncio.to_thread(self._resolve_all, entries, add)
         # Path cache and fingerprint index in one round trip per batch; the usual answer for a
@@ -201,32 +201,31 @@ class Decider:
         found = await self._history.lookup(
             [(path, e.size, e.mtime_ns, e.inode, ph) for path, e, _, ph in resolved]
         )
-        stale = [
-            e for (_, e, _, _), look in zip(resolved, found, strict=True) if not look.fingerprint
-        ]
-        computed = await self._compute_fingerprints(stale) if stale else {}
-        refs = await self._history.find_refs(
-            [(computed[path], ph) for path, _, _, ph in resolved if path in computed]
-        )
-        jobs: list[tuple[str, str]] = []  # (job id, state) per resolved file; "" if none
-        for (path, _, _, ph), look in zip(resolved, found, strict=True):
-            if look.fingerprint:
-                jobs.append((look.job_id, look.state))
-            else:
-                ref = refs.get((computed.get(path, ""), ph))
-                jobs.append((ref.id, ref.state.value) if ref is not None else ("", ""))
+        stale = [e for (_, e, _, _), (fp, _, _) in zip(resolved, found, strict=True) if not fp]
+        if stale:
+            computed = await self._compute_fingerprints(stale)
+            refs = await self._history.find_refs(
+                [(computed[path], ph) for path, _, _, ph in resolved if path in computed]
+            )
+            for index, ((path, _, _, ph), (fp, _, _)) in enumerate(
+                zip(resolved, found, strict=True)
+            ):
+                if not fp and path in computed:
+                    ref = refs.get((computed[path], ph))
+                    job = (ref.id, ref.state.value) if ref is not None else ("", "")
+                    found[index] = (computed[path], *job)
         # Full records only for files whose job is not done (their reasons quote its error).
         details = {
             job.id: job
             for job in await self._history.get_jobs(
-                [job_id for job_id, state in jobs if job_id and state != _SUCCEEDED]
+                [job_id for _, job_id, state in found if job_id and state != _SUCCEEDED]
             )
         }
-        for (path, entry, resolution, _), look, (job_id, state) in zip(
-            resolved, found, jobs, strict=True
-        ):
-            fp = look.fingerprint or computed.get(path)
-            if fp is None:
+        done = tell.done
+        for (path, entry, resolution, _), (fp, job_id, state) in zip(resolved, found, strict=True):
+            if state == _SUCCEEDED:
+                done(path, resolution.profile.name, job_id)
+            elif not fp:
                 add(
                     Decision(
                         path=path,
@@ -235,25 +234,13 @@ class Decider:
                         profile=resolution.profile.name,
                     )
                 )
-                continue
-            if state == _SUCCEEDED:
-                add(
-                    Decision(
-                        path=path,
-                        kind=DecisionKind.DONE,
-                        reason=f"done by job {job_id}",
-                        profile=resolution.profile.name,
-                        job_id=job_id,
-                    )
-                )
-                continue
-            if job_id in details:
+            elif job_id in details:
                 add(job_decision(path, details[job_id]))
-                continue
-            decision, created = await self._decide_new(entry, resolution, fp, queue=queue)
-            if created is not None:
-                report.queued += 1
-            add(decision)
+            else:
+                decision, created = await self._decide_new(entry, resolution, fp, queue=queue)
+                if created is not None:
+                    tell.queued(created)
+                add(decision)
 
     def _resolve_all(
         self, entries: Sequence[ScanEntry], add: Callable[[Decision], None]

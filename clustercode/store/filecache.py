@@ -85,19 +85,11 @@ return table.concat(out, '\\n')
 """
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Lookup:
-    """What the path cache and the fingerprint index know of a file (see ``FileCache.lookup``).
-
-    Attributes:
-        fingerprint: the cached fingerprint; "" when the file must be fingerprinted again.
-        job_id: the job of that content under the profile hash asked about; "" if none.
-        state: that job's state (a :class:`clustercode.models.JobState` value); "" if none.
-    """
-
-    fingerprint: str
-    job_id: str = ""
-    state: str = ""
+Lookup = tuple[str, str, str]
+"""What the path cache and the fingerprint index know of a file (see ``FileCache.lookup``):
+``(fingerprint, job_id, state)``. The fingerprint is "" when the file must be fingerprinted again;
+job id and state (a :class:`clustercode.models.JobState` value) are "" when that content has no
+job under the profile hash asked about. A plain tuple: a scan makes a million of them."""
 
 
 class FileCache(RedisStore):
@@ -116,7 +108,7 @@ class FileCache(RedisStore):
                 NUL byte, which separates the paths).
 
         Returns:
-            One :class:`Lookup` per file, in order: the cached fingerprint if the record matches
+            One :data:`Lookup` per file, in order: the cached fingerprint if the record matches
             size, mtime and inode, and the job of that content under the profile hash.
         """
         script = getattr(self, "_lookup_script", None)
@@ -137,11 +129,10 @@ class FileCache(RedisStore):
                         mtime,
                         ino,
                     )
-                    found.append(Lookup(fingerprint=record.fingerprint if record and same else ""))
+                    found.append((record.fingerprint if record and same else "", "", ""))
                     continue
-                fp, _, entry = row.partition(" ")
-                job_id, _, state = entry.partition(" ")
-                found.append(Lookup(fingerprint=fp, job_id=job_id, state=state))
+                parts = row.split(" ")
+                found.append((parts[0], parts[1], parts[2]) if len(parts) == 3 else (row, "", ""))
         return found
 
     @translated

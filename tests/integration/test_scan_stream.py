@@ -17,7 +17,7 @@ from clustercode.library.scanner import ScanStats
 from clustercode.models import Decision, DecisionKind, Job, JobState
 from clustercode.profiles.profileset import ProfileSet
 from clustercode.store import keys
-from clustercode.store.filecache import FileRecord, Lookup
+from clustercode.store.filecache import FileRecord
 from clustercode.store.history import History
 
 pytestmark = pytest.mark.timeout(120)
@@ -53,14 +53,14 @@ async def test_lookup_matches_stamps_and_reads_the_index(history: History) -> No
         ]
     )
     assert found == [
-        Lookup(fingerprint="10:aa", job_id=job.id, state="queued"),
-        Lookup(fingerprint="10:aa"),
-        Lookup(fingerprint=""),
-        Lookup(fingerprint=""),
-        Lookup(fingerprint=""),
-        Lookup(fingerprint="10:cc"),
-        Lookup(fingerprint="10:dd"),
-        Lookup(fingerprint=""),
+        ("10:aa", job.id, "queued"),
+        ("10:aa", "", ""),
+        ("", "", ""),
+        ("", "", ""),
+        ("", "", ""),
+        ("10:cc", "", ""),
+        ("10:dd", "", ""),
+        ("", "", ""),
     ]
 
 
