@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 _FINGERPRINT_WORKERS = 8
 _SUCCEEDED = JobState.SUCCEEDED.value
 
+_Resolved = tuple[str, ScanEntry, Resolution, str]
+"""A file to decide: its path, its scan entry, its profile, and that profile's settings hash."""
+
 
 def job_decision(path: str, job: Job) -> Decision:
     """What an existing job for the same content and profile means for the file."""
@@ -179,23 +182,24 @@ class Decider:
             settle_seconds=settings.settle_seconds,
             stats=report.stats,
             batch=self.batch,
+            prepare=self._resolve_all,
         )
         tell = DecisionSink(report, on_decision, quiet_done or on_decision is None, on_queued)
         try:
             async with contextlib.aclosing(batches):
-                async for entries in batches:
-                    await self._decide_batch(entries, tell, queue)
+                async for skipped, resolved in batches:
+                    for decision in skipped:
+                        tell.add(decision)
+                    await self._decide_batch(resolved, tell, queue)
         finally:
             report.stats.seconds = time.monotonic() - report.started
             report.finished = True
         return report
 
     async def _decide_batch(
-        self, entries: Sequence[ScanEntry], tell: DecisionSink, queue: bool
+        self, resolved: Sequence[_Resolved], tell: DecisionSink, queue: bool
     ) -> None:
         add = tell.add
-        # Profile resolution reads cascade files: off the event loop.
-        resolved = await asyncio.to_thread(self._resolve_all, entries, add)
         # Path cache and fingerprint index in one round trip per batch; the usual answer for a
         # steady library is "unchanged, done", decided from the index alone.
         found = await self._history.lookup(
@@ -242,27 +246,27 @@ class Decider:
                     tell.queued(created)
                 add(decision)
 
-    def _resolve_all(
-        self, entries: Sequence[ScanEntry], add: Callable[[Decision], None]
-    ) -> list[tuple[str, ScanEntry, Resolution, str]]:
-        """Resolve every entry's profile; skipped files go straight to ``add``.
+    def _resolve_all(self, entries: Sequence[ScanEntry]) -> tuple[list[Decision], list[_Resolved]]:
+        """Resolve every entry's profile (in the walk thread: it reads cascade files).
 
         Returns:
-            ``(path, entry, resolution, settings hash)`` of each file not skipped.
+            The decisions of the files skipped, and ``(path, entry, resolution, settings hash)``
+            of the others.
         """
         settings = self._settings
-        resolved: list[tuple[str, ScanEntry, Resolution, str]] = []
+        skipped: list[Decision] = []
+        resolved: list[_Resolved] = []
         hashes: dict[int, str] = {}  # computed once per profile
         for entry in entries:
             path = str(entry.path)
             try:
                 resolution = self._profiles.resolve(entry.path, entry.root, settings.profile)
             except ClustercodeError as exc:
-                add(Decision(path=path, kind=DecisionKind.SKIPPED, reason=str(exc)))
+                skipped.append(Decision(path=path, kind=DecisionKind.SKIPPED, reason=str(exc)))
                 continue
             reason = resolution.pre_skip_reason(entry.size)
             if reason is not None:
-                add(
+                skipped.append(
                     Decision(
                         path=path,
                         kind=DecisionKind.SKIPPED,
@@ -276,7 +280,7 @@ class Decider:
             if ph is None:
                 ph = hashes[id(profile)] = profile.settings_hash()
             resolved.append((path, entry, resolution, ph))
-        return resolved
+        return skipped, resolved
 
     async def decide_file(
         self, entry: ScanEntry, resolution: Resolution, *, queue: bool, skip_rules: bool = True

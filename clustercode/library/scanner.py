@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 import time
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
@@ -97,6 +98,19 @@ def _name(entry: os.DirEntry[str]) -> str:
     return entry.name
 
 
+if sys.version_info < (3, 12):
+    # Python 3.11's Path(str) parses the whole string (several microseconds a file, a tenth of a
+    # million-file scan); deriving each file's path from its directory's skips the parsing.
+    # Python 3.12 parses paths lazily, so Path(str) is cheap there.
+    def _child_path(directory: Path, name: str, full: str) -> Path:
+        return directory._make_child_relpath(name)  # type: ignore[attr-defined,no-any-return]
+
+else:
+
+    def _child_path(directory: Path, name: str, full: str) -> Path:
+        return Path(full)
+
+
 def _dir_key(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)  # noqa: PTH116  # str paths: no Path object per directory
@@ -163,6 +177,7 @@ def scan(
                 continue
             stats.dirs += 1
             stats.directory = directory
+            directory_path = Path(directory)
             subdirs: list[str] = []
             for entry in children:
                 name = entry.name
@@ -209,7 +224,7 @@ def scan(
                     continue
                 stats.files += 1
                 yield ScanEntry(
-                    path=Path(entry.path),
+                    path=_child_path(directory_path, name, entry.path),
                     root=root,
                     size=st.st_size,
                     mtime_ns=st.st_mtime_ns,

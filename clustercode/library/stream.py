@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncGenerator, Collection, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from clustercode.library.scanner import ScanEntry, ScanStats, scan
 
@@ -25,6 +26,12 @@ that the first jobs are queued within a fraction of a second."""
 
 _DONE = object()
 
+_T = TypeVar("_T")
+
+
+def _as_is(entries: list[ScanEntry]) -> list[ScanEntry]:
+    return entries
+
 
 async def scan_batches(
     roots: Sequence[Path],
@@ -35,11 +42,15 @@ async def scan_batches(
     stats: ScanStats,
     batch: int = DEFAULT_BATCH,
     ahead: int = 4,
-) -> AsyncGenerator[list[ScanEntry]]:
+    prepare: Callable[[list[ScanEntry]], _T] = _as_is,  # type: ignore[assignment]
+) -> AsyncGenerator[_T]:
     """Yield the entries of :func:`~clustercode.library.scanner.scan` in lists of up to ``batch``.
 
     ``stats`` is filled in by the walk thread as it goes (files, directories, the current
-    directory). Arguments are those of :func:`~clustercode.library.scanner.scan`.
+    directory). ``prepare`` runs in the walk thread on each list and what it returns is
+    yielded: work on the entries that needs no event loop (e.g. profile resolution) then
+    overlaps with the consumer's. Other arguments are those of
+    :func:`~clustercode.library.scanner.scan`.
 
     Raises:
         Exception: whatever the walk raised, re-raised in the consumer.
@@ -68,10 +79,10 @@ async def scan_batches(
             ):
                 pending.append(entry)
                 if len(pending) >= batch:
-                    if not put(pending):
+                    if not put(prepare(pending)):
                         return
                     pending = []
-            if pending and not put(pending):
+            if pending and not put(prepare(pending)):
                 return
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, re-raised there
@@ -95,8 +106,7 @@ async def scan_batches(
                 return
             if isinstance(item, BaseException):
                 raise item
-            assert isinstance(item, list)
-            yield item
+            yield item  # type: ignore[misc]
     finally:
         stop.set()
         await asyncio.to_thread(thread.join)
