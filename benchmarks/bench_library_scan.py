@@ -34,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.bench_scan import build_tree
-from clustercode.config.settings import Settings, load_settings
+from clustercode.config import Settings, load_settings
 from clustercode.errors import UnavailableError
 from clustercode.jobs.decide import Decider, new_job, output_path
 from clustercode.library.fingerprint import fingerprint

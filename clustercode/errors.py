@@ -47,6 +47,10 @@ class UnavailableError(ClustercodeError):
     """A backing service (Redis, the executor, argo-server) cannot be reached."""
 
 
+class ToolError(ClustercodeError):
+    """A tool the work needs (ffmpeg, an encoder) is missing or cannot do the work exactly."""
+
+
 class ExecutorError(ClustercodeError):
     """The executor refused or could not run a workflow."""
 

@@ -13,18 +13,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
 
 import av
 import av.logging
 from av.stream import Disposition
 
+from pipelines.media import MediaInfo, StreamInfo, StreamKind, VideoTimeline
+
 logger = logging.getLogger(__name__)
 
-StreamKind = Literal["video", "audio", "subtitle", "attachment", "data"]
+__all__ = [
+    "MediaInfo",
+    "Probe",
+    "ProbeError",
+    "StreamInfo",
+    "StreamKind",
+    "VideoTimeline",
+    "codec_extradata",
+    "cover_image",
+    "probe",
+]
+
 
 # The demuxer messages that mean the file itself is damaged, not merely unusual.
 _DAMAGE_LEVEL = av.logging.ERROR
@@ -34,141 +46,6 @@ _TS_DISCONT = 0x0200
 
 class ProbeError(Exception):
     """The file cannot be opened or read as media, or it is damaged."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamInfo:
-    """One stream of a media file.
-
-    Attributes:
-        index: the stream's index in the file (``-map 0:INDEX``).
-        kind: ``attachment`` includes cover images that the demuxer exposes as one-picture
-            video streams (``attached_pic``), because they are files, not video.
-        codec: codec name, ``None`` for plain attachments.
-        language: the ``language`` tag, if any.
-        title: the ``title`` tag, if any.
-        dispositions: ffmpeg disposition names set on the stream, e.g. ``("default", "forced")``.
-        cover: a picture the demuxer exposes as an ``attached_pic`` video stream.
-        filename: an attachment's file name.
-        mimetype: an attachment's MIME type.
-        packets: packets read (0 for attachments).
-        first_pts: smallest presentation time in seconds, ``None`` without timed packets.
-        end: largest presentation time plus packet duration, in seconds.
-    """
-
-    index: int
-    kind: StreamKind
-    codec: str | None
-    language: str | None = None
-    title: str | None = None
-    dispositions: tuple[str, ...] = ()
-    cover: bool = False
-    filename: str | None = None
-    mimetype: str | None = None
-    packets: int = 0
-    first_pts: float | None = None
-    end: float | None = None
-
-    @property
-    def forced(self) -> bool:
-        """Whether the stream carries the forced disposition."""
-        return "forced" in self.dispositions
-
-    @property
-    def default(self) -> bool:
-        """Whether the stream carries the default disposition."""
-        return "default" in self.dispositions
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VideoTimeline:
-    """Every frame of the main video stream, by presentation time.
-
-    Attributes:
-        stream_index: index of the main video stream.
-        time_base: the stream's time base as ``"num/den"``.
-        pts: presentation timestamps in time-base units, sorted (presentation order).
-        last_duration: duration of the last frame in time-base units (from its packet, else the
-            interval before it).
-        keyframes: pts of the packets flagged keyframe, sorted.
-        keyframe_dts: decode timestamp of each of those keyframes (its pts when the container
-            stores none), same order.
-    """
-
-    stream_index: int
-    time_base: str
-    pts: tuple[int, ...]
-    last_duration: int
-    keyframes: tuple[int, ...] = ()
-    keyframe_dts: tuple[int, ...] = ()
-
-    @property
-    def frames(self) -> int:
-        """Number of frames."""
-        return len(self.pts)
-
-    def seconds(self, pts: int) -> float:
-        """Convert a pts of this stream to seconds."""
-        return float(pts * Fraction(self.time_base))
-
-    @property
-    def duration(self) -> float:
-        """Presentation span of the video, first frame start to last frame end, in seconds."""
-        if not self.pts:
-            return 0.0
-        return self.seconds(self.pts[-1] + self.last_duration - self.pts[0])
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MediaInfo:
-    """What one media file holds.
-
-    Attributes:
-        path: the file probed.
-        format_name: demuxer name, e.g. ``matroska,webm``.
-        start_time: ``format.start_time`` in seconds (0 when unknown).
-        duration: the container's declared duration in seconds, ``None`` when unknown.
-        size: file size in bytes.
-        discontinuous: the format may have timestamp discontinuities and has no seek index
-            (MPEG-TS, MPEG-PS: ``AVFMT_TS_DISCONT``); seeking there lands on any packet near
-            the target by dts, not on a keyframe.
-        streams: every stream, in file order.
-        chapters: number of chapters.
-        tags: global metadata.
-    """
-
-    path: str
-    format_name: str
-    start_time: float
-    duration: float | None
-    size: int
-    streams: tuple[StreamInfo, ...]
-    discontinuous: bool = False
-    chapters: int = 0
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    def of_kind(self, kind: StreamKind) -> tuple[StreamInfo, ...]:
-        """Streams of one kind, in file order."""
-        return tuple(s for s in self.streams if s.kind == kind)
-
-    def main_video(self) -> StreamInfo | None:
-        """The first video stream that is real video (ffmpeg's ``V:0``)."""
-        videos = self.of_kind("video")
-        return videos[0] if videos else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form."""
-        raw = asdict(self)
-        raw["tags"] = dict(self.tags)
-        return raw
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> MediaInfo:
-        """Inverse of :meth:`to_dict`."""
-        streams = tuple(
-            StreamInfo(**{**s, "dispositions": tuple(s["dispositions"])}) for s in raw["streams"]
-        )
-        return cls(**{**raw, "streams": streams, "tags": dict(raw["tags"])})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

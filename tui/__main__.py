@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -34,8 +35,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the TUI until the user quits; 2 for a bad token file."""
+    """Run the TUI until the user quits; 2 for a bad token file or no Textual installed."""
     args = _parser().parse_args(argv)
+    if importlib.util.find_spec("textual") is None:
+        sys.stderr.write("clustercode tui: the terminal UI needs pip install 'clustercode[tui]'\n")
+        return 2
     try:
         token = read_token(args.token_file)
     except TokenError as error:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from clustercode.backoff import Backoff
+
 __all__ = ["DEFAULT_ADDRESS", "TOKEN_ENV", "Settings", "TokenError", "read_token"]
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -41,7 +43,7 @@ class Settings:
 
     def reconnect_delay(self, failures: int) -> float:
         """Seconds to wait before the next attempt after ``failures`` failed ones in a row."""
-        return min(self.reconnect_max, self.reconnect_min * 2.0 ** max(0, failures - 1))
+        return Backoff(initial=self.reconnect_min, maximum=self.reconnect_max).delay(failures)
 
 
 def read_token(token_file: str | None, environ: Mapping[str, str] | None = None) -> str | None:

@@ -30,6 +30,7 @@ from clustercode.errors import (
     NotFoundError,
 )
 from clustercode.jobs.controller import Controller
+from clustercode.jobs.tools import require_ffmpeg
 from clustercode.library.fingerprint import fingerprint
 from clustercode.models import DecisionKind, JobState
 from clustercode.profiles.profileset import ProfileSet
@@ -40,6 +41,7 @@ from clustercode.store.history import History
 async def run(args: argparse.Namespace) -> int:
     """Scan, transcode what is new, record it, exit: 0 all done, 1 a file failed, 130 stopped."""
     settings = settings_from(args)
+    await require_ffmpeg(settings)
     async with Controller.open(settings) as ctl:
         start = await ctl.history.last_event_id() or "0"
         # Jobs start as the scan queues them; their events are shown from ``start`` on.
@@ -94,6 +96,12 @@ async def run(args: argparse.Namespace) -> int:
         )
         if stop.is_set():
             return EXIT_INTERRUPTED
+        if ctl.scheduler.paused is not None:
+            print(
+                f"clustercode: stopped, no file counted as failed: {ctl.scheduler.paused}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         bad = outcome[JobState.PARKED] + outcome[JobState.FAILED]
         return EXIT_FAILED if bad else EXIT_OK
 
@@ -104,6 +112,7 @@ async def serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     token = settings.bearer_token()
+    await require_ffmpeg(settings)
     async with Controller.open(settings) as ctl:
         stop = asyncio.Event()
         background = asyncio.create_task(ctl.serve_forever(stop))
@@ -123,6 +132,22 @@ async def serve(args: argparse.Namespace) -> int:
         finally:
             stop.set()
             await background
+    return EXIT_OK
+
+
+async def doctor(args: argparse.Namespace) -> int:
+    """Check what the work needs; 0 when everything needed is there, 1 otherwise."""
+    from clustercode.jobs.doctor import diagnose, render
+
+    settings = settings_from(args, require_library=False)
+    findings = await diagnose(settings, use_cache=not args.recheck, services=not args.ffmpeg_only)
+    for line in render(findings):
+        print(line, flush=True)
+    bad = [f for f in findings if f.bad]
+    if bad:
+        plural = "s" if len(bad) > 1 else ""
+        print(f"clustercode doctor: {len(bad)} problem{plural}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""The ``clustercode`` command: run, serve, explain, history, profiles, render.
+"""The ``clustercode`` command: run, serve, doctor, explain, history, profiles, render, config.
 
 Results go to stdout, errors to stderr as one line each; no traceback reaches the user.
 """
@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from clustercode.cli.config_reference import config
 from clustercode.cli.console import EXIT_FAILED, EXIT_INTERRUPTED
 from clustercode.cli.parser import build_parser
 from clustercode.errors import ClustercodeError
@@ -35,10 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "run": _commands.run,
         "serve": _commands.serve,
+        "doctor": _commands.doctor,
         "explain": _commands.explain,
         "history": _commands.history,
         "profiles": _commands.profiles,
         "render": _commands.render,
+        "config": config,
     }[args.command]
     try:
         return asyncio.run(handler(args))

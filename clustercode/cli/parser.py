@@ -84,8 +84,28 @@ def build_parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="the terminal UI (same as clustercode-tui)", add_help=False)
     tui.add_argument("tui_args", nargs=argparse.REMAINDER)
 
+    reference = sub.add_parser(
+        "config", help="every setting: config key, environment variable, default, meaning"
+    )
+    reference.add_argument("--json", action="store_true", help="machine-readable output")
+    reference.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
     profiles = sub.add_parser("profiles", help="list the named profiles")
     _common(profiles)
+
+    doctor = sub.add_parser(
+        "doctor", help="check ffmpeg, the encoders profiles need, Redis and the executor"
+    )
+    _common(doctor)
+    doctor.add_argument("--profile", help="the library's default profile (its encoders are needed)")
+    doctor.add_argument("--executor", choices=("local", "argo"), help="where workflows run")
+    doctor.add_argument(
+        "--recheck", action="store_true", help="run the ffmpeg self-test again (ignore the cache)"
+    )
+    doctor.add_argument(
+        "--ffmpeg-only",
+        action="store_true",
+        help="check ffmpeg and the profiles' encoders only, not Redis or the executor",
+    )
 
     render = sub.add_parser("render", help="print the Workflow YAML that would be submitted")
     render.add_argument("file", help="media file (inside a library root)")

@@ -7,12 +7,12 @@ Owns the one documented config format and its line-numbered YAML reading. Import
 from __future__ import annotations
 
 from clustercode.config.argo import ArgoSettings
+from clustercode.config.load import load_settings
 from clustercode.config.settings import (
     CONFIG_ENV,
     DEFAULT_MEDIA_EXTENSIONS,
     Settings,
     default_state_dir,
-    load_settings,
 )
 
 __all__ = [

@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic import model_validator as _model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -45,7 +44,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from clustercode.config._file import FILE_VALUES, ConfigFileSource, read_config_file
+from clustercode.config._file import ConfigFileSource
 from clustercode.config.argo import ArgoSettings
 from clustercode.errors import ConfigError
 
@@ -53,11 +52,8 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_MEDIA_EXTENSIONS",
     "ArgoSettings",
-    "SettingDoc",
     "Settings",
     "default_state_dir",
-    "load_settings",
-    "settings_reference",
 ]
 
 CONFIG_ENV = "CLUSTERCODE_CONFIG"
@@ -67,7 +63,7 @@ DEFAULT_MEDIA_EXTENSIONS = frozenset(
     {"mkv", "mp4", "m4v", "mov", "avi", "ts", "m2ts", "mts", "webm", "wmv", "flv", "mpg", "mpeg"}
 )
 
-_ENV_PREFIX = "CLUSTERCODE_"
+ENV_PREFIX = "CLUSTERCODE_"
 
 
 def default_state_dir() -> Path:
@@ -77,7 +73,7 @@ def default_state_dir() -> Path:
     return root / "clustercode"
 
 
-class _FieldConflict(ConfigError):
+class FieldConflict(ConfigError):
     """Fields that are valid alone but not together; raised past pydantic so the field stays."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -90,7 +86,7 @@ class Settings(BaseSettings):
     """Everything clustercode needs to know; see the module docstring for the file format."""
 
     model_config = SettingsConfigDict(
-        env_prefix=_ENV_PREFIX,
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
@@ -221,12 +217,12 @@ class Settings(BaseSettings):
     @field_validator("libraries", mode="after")
     @classmethod
     def _absolute_libraries(cls, value: list[Path]) -> list[Path]:
-        return [_absolute(p) for p in value]
+        return [absolute(p) for p in value]
 
     @field_validator("output", "profiles_dir", "state_dir", "work_dir", "token_file", mode="after")
     @classmethod
     def _absolute_path(cls, value: Path | None) -> Path | None:
-        return None if value is None else _absolute(value)
+        return None if value is None else absolute(value)
 
     @field_validator("listen")
     @classmethod
@@ -242,20 +238,20 @@ class Settings(BaseSettings):
     @_model_validator(mode="after")
     def _check_combinations(self) -> Settings:
         if self.in_place and self.output is not None:
-            raise _FieldConflict("output", "set either output or in_place: true, not both")
+            raise FieldConflict("output", "set either output or in_place: true, not both")
         if self.token is not None and self.token_file is not None:
-            raise _FieldConflict("token", "set either token or token_file, not both")
+            raise FieldConflict("token", "set either token or token_file, not both")
         if self.output is not None:
             for root in self.libraries:
                 if root == self.output or self.output in root.parents:
-                    raise _FieldConflict(
+                    raise FieldConflict(
                         "output",
                         f"{self.output} contains library root {root}; the output root is never "
                         "scanned, so put it beside or inside the library instead",
                     )
         secured = self.allow_insecure_remote or self.token or self.token_file
         if not secured and not _is_loopback(self.listen):
-            raise _FieldConflict(
+            raise FieldConflict(
                 "listen",
                 f"{self.listen} is reachable from other machines; set token or token_file, "
                 "or allow_insecure_remote: true",
@@ -269,9 +265,9 @@ class Settings(BaseSettings):
             ConfigError: no library root, or neither output nor in_place.
         """
         if not self.libraries:
-            raise _FieldConflict("libraries", "at least one library root is required")
+            raise FieldConflict("libraries", "at least one library root is required")
         if self.output is None and not self.in_place:
-            raise _FieldConflict("output", "required unless in_place is true")
+            raise FieldConflict("output", "required unless in_place is true")
 
     def bearer_token(self) -> str | None:
         """Return the token clients must present, reading ``token_file`` if that is set.
@@ -310,7 +306,7 @@ def _split_env_list(value: str, separator: str) -> list[str]:
     return [part.strip() for part in text.split(separator) if part.strip()]
 
 
-def _absolute(path: Path) -> Path:
+def absolute(path: Path) -> Path:
     # Lexical normalisation: "lib/../out" must compare equal to "out" in the overlap checks.
     return Path(os.path.normpath(path.expanduser().absolute()))
 
@@ -325,133 +321,3 @@ def _is_loopback(listen: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _env_name(field: str) -> str:
-    return _ENV_PREFIX + field.replace(".", "__").upper()
-
-
-def load_settings(
-    config_file: Path | None = None, *, require_library: bool = True, **overrides: Any
-) -> Settings:
-    """Load settings from the config file, the environment and explicit overrides.
-
-    Args:
-        config_file: the config file; ``None`` falls back to ``$CLUSTERCODE_CONFIG``, and
-            without either only the environment and defaults apply.
-        **overrides: field values from command-line options; they win over everything.
-            A value of ``None`` means "option not given" and is ignored.
-
-        require_library: also demand a library root and an output root (or in_place), as
-            scanning and transcoding do; pass ``False`` for commands such as ``history``.
-
-    Returns:
-        The validated settings.
-
-    Raises:
-        ConfigError: the file cannot be read or parsed, or a value is invalid. The message says
-            where the value came from and names the field, e.g.
-            ``config /etc/cc.yaml line 3: parallel: Input should be a valid integer``.
-    """
-    if config_file is None and os.environ.get(CONFIG_ENV):
-        config_file = Path(os.environ[CONFIG_ENV])
-    file_values: dict[str, Any] = {}
-    file_lines: dict[str, int] = {}
-    if config_file is not None:
-        config_file = _absolute(config_file)
-        file_values, file_lines = read_config_file(config_file)
-    given = {k: v for k, v in overrides.items() if v is not None}
-    for key in given:
-        if key not in Settings.model_fields:
-            raise ConfigError(f"option {key}: unknown setting")
-
-    def where(field: str) -> str:
-        """Prefix naming the source of a field's value, and the field unless the source does."""
-        top = field.split(".", 1)[0].split("[", 1)[0]
-        if top in given:
-            return f"option {field}"
-        for env in (_env_name(field.split("[", 1)[0]), _env_name(top)):
-            if env in os.environ:
-                return f"environment {env}"
-        if config_file is None:
-            return f"settings: {field}"
-        for key in (field.split("[", 1)[0], top):
-            if key in file_lines:
-                return f"config {config_file} line {file_lines[key]}: {field}"
-        return f"config {config_file}: {field}"
-
-    token = FILE_VALUES.set(file_values)
-    try:
-        settings = Settings(**given)
-        if require_library:
-            settings.require_library()
-        return settings
-    except _FieldConflict as exc:
-        raise ConfigError(f"{where(exc.field)}: {exc.message}") from None
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = _dotted(error["loc"])
-            if error["type"] == "extra_forbidden":
-                message = "unknown setting"
-            else:
-                message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{where(field)}: {message}")
-        raise ConfigError("\n".join(problems)) from None
-    except ValueError as exc:  # pydantic-settings' own parse errors (e.g. bad JSON in env)
-        raise ConfigError(f"environment: {exc}") from None
-    finally:
-        FILE_VALUES.reset(token)
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SettingDoc:
-    """One setting, documented: for ``clustercode config --help`` and the README.
-
-    Attributes:
-        name: the key in the config file (dotted below ``argo``).
-        env: the environment variable that sets it.
-        default: the default, rendered as text.
-        description: what it does.
-    """
-
-    name: str
-    env: str
-    default: str
-    description: str
-
-
-def settings_reference() -> list[SettingDoc]:
-    """Every setting in file order with its environment variable, default and description."""
-    docs: list[SettingDoc] = []
-    models: list[tuple[str, type[BaseModel]]] = [("", Settings), ("argo.", ArgoSettings)]
-    for prefix, model in models:
-        for name, info in model.model_fields.items():
-            if name == "argo":
-                continue
-            if info.default_factory is not None:
-                default: Any = info.default_factory()  # type: ignore[call-arg]
-            else:
-                default = info.default
-            if name == "work_dir":
-                default = "<state_dir>/work"
-            elif isinstance(default, frozenset):
-                default = ", ".join(sorted(default))
-            elif isinstance(default, bool):
-                default = str(default).lower()
-            docs.append(
-                SettingDoc(
-                    name=prefix + name,
-                    env=_env_name(prefix + name),
-                    default="none" if default is None else str(default),
-                    description=info.description or "",
-                )
-            )
-    return docs

@@ -10,5 +10,6 @@ from clustercode.executors.base import (
     RunEvent,
     RunInfo,
 )
+from clustercode.executors.factory import make_executor
 
-__all__ = ["ExecEvent", "Executor", "NodeEvent", "Phase", "RunEvent", "RunInfo"]
+__all__ = ["ExecEvent", "Executor", "NodeEvent", "Phase", "RunEvent", "RunInfo", "make_executor"]

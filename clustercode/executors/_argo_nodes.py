@@ -121,6 +121,7 @@ def snapshot(workflow: Workflow) -> Snapshot:
             progress=parse_progress(node.progress),
             message=node.message or "",
             outputs=_parameters(node.outputs.parameters if node.outputs else None),
+            exit_code=_exit_code(node.outputs.exit_code if node.outputs else None),
         )
         item = _ITEM.match(display)
         key = (order.get(task, _LAST - 1), int(item.group(1)) if item else -1, attempt, node.name)
@@ -151,3 +152,10 @@ def _attempt(node: NodeStatus, parent: NodeStatus | None, nodes: Mapping[str, No
 
 def _hooked(node: NodeStatus | None) -> bool:
     return node is not None and node.node_flag is not None and bool(node.node_flag.hooked)
+
+
+def _exit_code(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clustercode.backoff import Backoff
 from clustercode.executors._plan import ContainerTemplate, DagTemplate, Plan, Retry, Task
 from clustercode.executors._process import run_process
 from clustercode.executors._run_state import RunState
@@ -299,8 +300,7 @@ def _retryable(phase: Phase, policy: str) -> bool:
 
 def _backoff(retry: Retry, attempt: int) -> float:
     """Argo's wait before retry ``attempt + 1``: duration * factor ** attempt, capped."""
-    wait = float(retry.backoff * retry.factor**attempt)
-    return min(wait, retry.cap) if retry.cap is not None else wait
+    return Backoff(initial=retry.backoff, factor=retry.factor, maximum=retry.cap).delay(attempt + 1)
 
 
 class _Node:
@@ -364,7 +364,7 @@ class _Node:
         else:
             result = self._outputs(template, paths)
         self.publish(attempt, result.phase, message=result.message, progress=outcome.progress,
-                     outputs=dict(result.outputs))  # fmt: skip
+                     outputs=dict(result.outputs), exit_code=outcome.returncode)  # fmt: skip
         return result
 
     @staticmethod

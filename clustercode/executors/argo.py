@@ -20,6 +20,7 @@ from typing import Any
 
 from hera.workflows.models import Workflow
 
+from clustercode.backoff import Backoff
 from clustercode.config.argo import ArgoSettings
 from clustercode.errors import ExecutorError, NotFoundError, UnavailableError
 from clustercode.executors._argo_client import ArgoClient
@@ -119,7 +120,8 @@ class ArgoExecutor:
     async def _read_patiently(self, run_id: str) -> Workflow:
         """Read the Workflow, retrying with backoff while argo-server is unavailable."""
         outage_since: float | None = None
-        wait = self.settings.poll_interval
+        failures = 0
+        backoff = Backoff(initial=self.settings.poll_interval, maximum=_MAX_OUTAGE_WAIT)
         while True:
             try:
                 workflow = await self._client.get(run_id)
@@ -130,8 +132,8 @@ class ArgoExecutor:
                     log.warning("workflow %s: %s; retrying", run_id, exc)
                 if now - outage_since >= self.settings.watch_retry_seconds:
                     raise
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, _MAX_OUTAGE_WAIT)
+                failures += 1
+                await asyncio.sleep(backoff.delay(failures))
                 continue
             if outage_since is not None:
                 log.info("workflow %s: argo-server answers again", run_id)
@@ -186,15 +188,6 @@ class ArgoExecutor:
             await self._client.terminate(run_id)
         except (ExecutorError, UnavailableError, NotFoundError) as exc:
             log.warning("workflow %s: could not terminate after stop: %s", run_id, exc)
-
-    async def delete(self, run_id: str) -> None:
-        """Delete the Workflow and its pods (its record in Argo is gone afterwards).
-
-        Raises:
-            NotFoundError: argo-server has no Workflow of that name.
-            UnavailableError: argo-server cannot be reached or refuses the token.
-        """
-        await self._client.delete(run_id)
 
     async def list_runs(self, labels: Mapping[str, str]) -> list[RunInfo]:
         """clustercode's Workflows in the namespace whose labels include ``labels``.

@@ -44,6 +44,8 @@ class NodeEvent:
         progress: frames done and total as reported through ``ARGO_PROGRESS_FILE``.
         message: why a node failed, or empty.
         outputs: output parameters once the node succeeded.
+        exit_code: the step's exit status once it ended, ``None`` if unknown (it
+            tells an environment failure, ``pipelines.steps.errors.EXIT_ENVIRONMENT``, apart).
     """
 
     run_id: str
@@ -56,6 +58,7 @@ class NodeEvent:
     progress: tuple[int, int] | None = None
     message: str = ""
     outputs: Mapping[str, str] = field(default_factory=dict)
+    exit_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

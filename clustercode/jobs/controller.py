@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 from clustercode import __version__
 from clustercode.config.settings import Settings
@@ -23,8 +22,9 @@ from clustercode.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
 )
-from clustercode.executors.base import Executor
+from clustercode.executors import Executor, make_executor
 from clustercode.jobs.decide import Decider, output_path, resolve_file
+from clustercode.jobs.in_place import record_in_place_output
 from clustercode.jobs.reconcile import reconcile, reconcile_until_done
 from clustercode.jobs.runner import JobRunner
 from clustercode.jobs.scheduler import Scheduler
@@ -35,8 +35,7 @@ from clustercode.jobs.views import (
     ScanReport,
     Status,
 )
-from clustercode.jobs.workflows import min_slices
-from clustercode.library.fingerprint import fingerprint
+from clustercode.jobs.workflows import ManifestFactory, manifest_factory, min_slices
 from clustercode.library.fswatch import LibraryWatcher
 from clustercode.library.mediainfo import probe
 from clustercode.library.scanner import ScanEntry
@@ -44,33 +43,12 @@ from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, 
 from clustercode.profiles.profileset import ProfileSet, Resolution
 from clustercode.store._codec import check_event_id
 from clustercode.store.connection import RedisHandle, connect
-from clustercode.store.filecache import FileRecord
 from clustercode.store.history import History
 from pipelines.contract import slice_count
 
 log = logging.getLogger(__name__)
 
-ManifestFactory = Callable[[Job, int], Mapping[str, Any]]
-
 __all__ = ["Controller", "Explanation", "ProfileSummary", "ScanReport", "Status"]
-
-
-def make_executor(settings: Settings) -> Executor:
-    """The executor the settings ask for."""
-    if settings.executor == "argo":
-        from clustercode.executors.argo import ArgoExecutor
-
-        return ArgoExecutor(settings.argo)
-    from clustercode.executors.local import LocalExecutor
-
-    return LocalExecutor(max_parallel=settings.parallel, scratch_dir=settings.work_dir)
-
-
-def make_manifest_factory(settings: Settings) -> ManifestFactory:
-    """Builds each job attempt's Workflow manifest for the configured executor."""
-    from clustercode.jobs.workflows import manifest_factory
-
-    return manifest_factory(settings)
 
 
 class Controller:
@@ -99,7 +77,9 @@ class Controller:
             self.runner,
             max_jobs=settings.max_jobs,
             retry_backoff=settings.retry_backoff,
-            on_success=self._record_output if settings.in_place else None,
+            on_success=functools.partial(record_in_place_output, history)
+            if settings.in_place
+            else None,
         )
 
     @classmethod
@@ -117,7 +97,7 @@ class Controller:
         if missing:
             raise ConfigError(f"library root {', '.join(missing)}: no such directory")
         profiles = ProfileSet.load(settings.profiles_dir)
-        manifests = make_manifest_factory(settings)
+        manifests = manifest_factory(settings)
         dirs = [settings.work_dir, settings.state_dir]
         if settings.output is not None:
             dirs.append(settings.output)
@@ -169,38 +149,6 @@ class Controller:
     @property
     def _stop_unknown(self) -> bool:
         return self.executor.name == "argo" and self.settings.argo.stop_unknown
-
-    async def _record_output(self, job: Job) -> None:
-        """In place, the output lands in the library: mark its content done under the same
-        profile, or the next scan would transcode the output again."""
-        output = Path(job.output)
-        stat = await asyncio.to_thread(output.stat)
-        fp = await asyncio.to_thread(fingerprint, output, stat.st_size)
-        await self.history.put_files(
-            [
-                FileRecord(
-                    path=str(output),
-                    size=stat.st_size,
-                    mtime_ns=stat.st_mtime_ns,
-                    ino=stat.st_ino,
-                    fingerprint=fp,
-                )
-            ]
-        )
-        if await self.history.find_job(fp, job.profile_hash) is None:
-            await self.history.create_job(
-                replace(
-                    job,
-                    id="",
-                    source=str(output),
-                    fingerprint=fp,
-                    state=JobState.SUCCEEDED,
-                    created_at=0.0,
-                    size_before=stat.st_size,
-                    size_after=stat.st_size,
-                    error="",
-                )
-            )
 
     async def status(self) -> Status:
         """Version, executor and Redis health, queue depth, active jobs and counts per state."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from clustercode.backoff import OUTAGE_BACKOFF
 from clustercode.errors import (
     ClustercodeError,
     FailedPreconditionError,
@@ -25,8 +26,6 @@ from clustercode.store.history import History
 from pipelines.contract import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 log = logging.getLogger(__name__)
-
-_MAX_DELAY = 60.0
 
 
 async def _all_jobs(history: History, state: JobState) -> list[Job]:
@@ -80,16 +79,17 @@ async def reconcile_until_done(
 ) -> None:
     """Reconcile, trying again with backoff while the executor or Redis is unreachable; then
     let the scheduler start jobs (it starts none before, so nothing runs twice)."""
-    delay = 1.0
+    failures = 0
     try:
         while True:
             try:
                 await reconcile(history, executor, scheduler, stop_unknown=stop_unknown)
                 return
             except UnavailableError as exc:
+                failures += 1
+                delay = OUTAGE_BACKOFF.delay(failures)
                 log.warning("cannot reconcile yet: %s; trying again in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_DELAY)
             except ClustercodeError as exc:
                 log.error("reconciling failed: %s; starting jobs anyway", exc)
                 return

@@ -7,10 +7,9 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
+from clustercode.backoff import OUTAGE_BACKOFF
 from clustercode.errors import (
     ClustercodeError,
     FailedPreconditionError,
@@ -18,16 +17,16 @@ from clustercode.errors import (
     UnavailableError,
 )
 from clustercode.executors.base import Executor, NodeEvent, Phase, RunEvent
+from clustercode.jobs.workflows import ManifestFactory
 from clustercode.models import Job, JobState, SliceProgress
 from clustercode.store.history import History
 from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES_OUTPUT, SPLIT
+from pipelines.steps.errors import EXIT_ENVIRONMENT
 
 log = logging.getLogger(__name__)
 
 CANCELLED_MESSAGE = "cancelled"
-_MAX_FOLLOW_DELAY = 60.0
 
-ManifestFactory = Callable[[Job, int], Mapping[str, Any]]
 """Builds the Workflow manifest for a job's attempt number."""
 
 
@@ -63,6 +62,14 @@ class JobRunner:
         self._max_attempts = max_attempts
         self._cancelled: set[str] = set()
         self._requeue: set[str] = set()
+        # Jobs whose run hit an environment failure (a step exited EXIT_ENVIRONMENT): the
+        # machine is at fault, so the job loses no attempt and the scheduler pauses.
+        self._environment: dict[str, str] = {}
+        self._environment_ended: dict[str, str] = {}
+
+    def take_environment_failure(self, job_id: str) -> str | None:
+        """Why the job's last run stopped on an environment failure, once; else ``None``."""
+        return self._environment_ended.pop(job_id, None)
 
     async def run(self, job: Job) -> Job:
         """Run one attempt of ``job`` to its end and return the job's final record."""
@@ -131,7 +138,7 @@ class JobRunner:
         While the executor cannot be reached the job stays running and is followed again with
         backoff; a workflow that vanished sends the job back to the queue.
         """
-        delay = 1.0
+        failures = 0
         while True:
             try:
                 return await self._follow_once(job)
@@ -142,9 +149,10 @@ class JobRunner:
                     error=f"workflow {job.run_id} disappeared; queued again",
                 )
             except UnavailableError as exc:
+                failures += 1
+                delay = OUTAGE_BACKOFF.delay(failures)
                 log.warning("job %s: %s; following again in %.0f s", job.id, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_FOLLOW_DELAY)
                 with contextlib.suppress(UnavailableError):
                     job = await self._history.get_job(job.id)
 
@@ -183,6 +191,8 @@ class JobRunner:
         slices: dict[int, SliceProgress],
         clocks: dict[int, _SliceClock],
     ) -> Job:
+        if event.exit_code == EXIT_ENVIRONMENT and job.id not in self._environment:
+            await self._stop_for_environment(job, event)
         if event.task == SPLIT and event.phase is Phase.SUCCEEDED:
             items = json.loads(event.outputs.get(SLICES_OUTPUT, "[]"))
             planned = sorted(
@@ -216,6 +226,14 @@ class JobRunner:
         if event.phase in (Phase.FAILED, Phase.ERROR) and event.message:
             log.info("job %s: %s failed: %s", job.id, event.task, event.message)
         return job
+
+    async def _stop_for_environment(self, job: Job, event: NodeEvent) -> None:
+        reason = event.message or f"{event.task} found the environment unusable"
+        log.warning("job %s: %s: %s; stopping its run", job.id, event.task, reason)
+        self._environment[job.id] = reason
+        # Its retries would fail the same way: stop the run now.
+        with contextlib.suppress(ClustercodeError):
+            await self._executor.cancel(job.run_id)
 
     async def _on_encode(
         self,
@@ -283,8 +301,18 @@ class JobRunner:
                 attempts=max(0, job.attempts - 1),
             )
         if cancelled:
+            self._environment.pop(job.id, None)
             return await self._history.set_state(
                 job.id, JobState.CANCELLED, error=CANCELLED_MESSAGE, finished_at=now
+            )
+        environment = self._environment.pop(job.id, None)
+        if environment is not None:
+            self._environment_ended[job.id] = environment
+            return await self._history.set_state(
+                job.id,
+                JobState.QUEUED,
+                error=f"waiting for a usable environment (no attempt used): {environment}",
+                attempts=max(0, job.attempts - 1),
             )
         reason = message or f"workflow {job.run_id} ended {phase.value}"
         if job.attempts >= self._max_attempts:

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from clustercode.backoff import OUTAGE_BACKOFF, Backoff
 from clustercode.errors import (
     ClustercodeError,
     FailedPreconditionError,
@@ -19,6 +20,8 @@ from clustercode.models import Job, JobState
 from clustercode.store.history import History
 
 log = logging.getLogger(__name__)
+
+ENVIRONMENT_BACKOFF = Backoff(initial=30.0, maximum=600.0)
 
 
 class Scheduler:
@@ -44,7 +47,10 @@ class Scheduler:
         self._history = history
         self._runner = runner
         self._max_jobs = max(1, max_jobs)
-        self._retry_backoff = retry_backoff
+        self._retry_backoff = Backoff(initial=retry_backoff, maximum=None)
+        self.paused: str | None = None
+        self._pauses = 0
+        self._resume_at = 0.0
         self._running: dict[str, asyncio.Task[Job]] = {}
         self._retry_at: dict[str, float] = {}
         self._wake = asyncio.Event()
@@ -69,20 +75,21 @@ class Scheduler:
             until_idle: return once nothing is queued, waiting for a retry or running.
             stop: return when set (running jobs keep running; see :meth:`shutdown`).
         """
-        delay = 1.0
+        failures = 0
         while stop is None or not stop.is_set():
             try:
                 await self._requeue_due()
                 await self._start_queued()
                 idle = until_idle and not self._running and not self._retry_at
-                if idle and not await self._history.next_queued(1):
+                if idle and (self.paused or not await self._history.next_queued(1)):
                     return
-                delay = 1.0
+                failures = 0
                 timeout = self._next_retry_delay()
             except UnavailableError as exc:
                 # Redis is away: keep the loop (and every running job's follower) alive.
-                log.warning("scheduler: %s; looking again in %.0f s", exc, delay)
-                timeout, delay = delay, min(delay * 2, 60.0)
+                failures += 1
+                timeout = OUTAGE_BACKOFF.delay(failures)
+                log.warning("scheduler: %s; looking again in %.0f s", exc, timeout)
             self._wake.clear()
             waiters: list[asyncio.Future[object]] = [
                 asyncio.ensure_future(self._wake.wait()),
@@ -94,6 +101,15 @@ class Scheduler:
             for waiter in waiters:
                 if waiter not in self._running.values() and not waiter.done():
                     waiter.cancel()
+
+    def pause(self, reason: str) -> None:
+        """Start nothing new for a while: the environment (ffmpeg, an encoder, the disk) cannot
+        do the work. Tried again after a backoff (30 s doubling to 10 min); ``run`` stops."""
+        self._pauses += 1
+        delay = ENVIRONMENT_BACKOFF.delay(self._pauses)
+        self.paused = reason
+        self._resume_at = time.monotonic() + delay
+        log.warning("paused, no job starts: %s; trying again in %.0f s", reason, delay)
 
     def adopt(self, job: Job) -> None:
         """Follow a job whose run was started before a restart of the control service."""
@@ -145,6 +161,10 @@ class Scheduler:
     async def _start_queued(self) -> None:
         if self._closing or not self.ready.is_set():
             return
+        if self.paused is not None:
+            if time.monotonic() < self._resume_at:
+                return
+            self.paused = None
         free = self._max_jobs - len(self._running)
         if free <= 0:
             return
@@ -165,13 +185,18 @@ class Scheduler:
             except (ClustercodeError, ValueError, KeyError, TypeError) as exc:
                 log.exception("job %s: %s", job.id, exc)
                 final = await self._runner.abandon(job, f"internal error: {exc}")
+            environment = self._runner.take_environment_failure(job.id)
+            if environment is not None:
+                self.pause(environment)
+            elif final.state is JobState.SUCCEEDED:
+                self._pauses = 0
             if final.state is JobState.SUCCEEDED and self._on_success is not None:
                 try:
                     await self._on_success(final)
                 except (ClustercodeError, OSError) as exc:
                     log.warning("job %s: %s", job.id, exc)
             if final.state is JobState.FAILED:
-                delay = self._retry_backoff * 2 ** max(0, final.attempts - 1)
+                delay = self._retry_backoff.delay(final.attempts)
                 self._retry_at[job.id] = time.monotonic() + delay
                 log.info("job %s failed (%s); retrying in %.0f s", job.id, final.error, delay)
             return final
@@ -194,6 +219,9 @@ class Scheduler:
                     continue  # deleted or changed by a user meanwhile
 
     def _next_retry_delay(self) -> float:
-        if not self._retry_at:
+        due = list(self._retry_at.values())
+        if self.paused is not None:
+            due.append(self._resume_at)
+        if not due:
             return 5.0
-        return max(0.0, min(self._retry_at.values()) - time.monotonic())
+        return max(0.0, min(due) - time.monotonic())

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from clustercode.config.argo import TolerationSettings, VolumeSettings
 from clustercode.config.settings import Settings
 from clustercode.errors import ExecutorError
+from clustercode.jobs.tools import step_environment
 from clustercode.models import Job
 from pipelines.contract import (
     ATTEMPT_LABEL,
@@ -142,6 +143,7 @@ def local_spec(
             labels=labels,
             annotations=annotations,
             pod_gc=None,
+            env=step_environment(),
         )
     except ValueError as exc:
         raise ExecutorError(f"job {job.id}: {exc}") from None

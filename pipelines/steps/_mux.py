@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.probe import MediaInfo, StreamInfo
+from pipelines.media import MediaInfo, StreamInfo
 from pipelines.settings import EncodeSettings
 from pipelines.steps.errors import StepError
 from pipelines.steps.verify import TEXT_SUBTITLES, kept_attachments
@@ -33,11 +33,11 @@ class MuxInputs:
 
     Attributes:
         video: the concatenated slices.
-        video_offset: where the first frame belongs: source first video pts minus
-            ``format.start_time`` (ffmpeg shifts every input to start at 0).
+        video_offset: where the first frame belongs: source first video pts minus the start
+            time that ffmpeg subtracts from the source (it shifts every input to start at 0).
         source: the original file.
         audio: the audio encoded once for the whole file, or ``None`` to copy the source's.
-        audio_offset: the encoded audio file's own ``start_time``, restored the same way.
+        audio_offset: the encoded audio file's own start time, restored the same way.
         covers: extracted cover images by source stream index (Matroska output only).
     """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.contract import slice_count
-from pipelines.probe import MediaInfo, VideoTimeline
+from pipelines.media import MediaInfo, VideoTimeline
 from pipelines.steps import _atomic
 from pipelines.steps.errors import StepError
 
@@ -188,16 +188,22 @@ def build_plan(
     timeline: VideoTimeline,
     slice_seconds: float,
     min_slices: int = 1,
+    starts: Sequence[int] | None = None,
 ) -> Plan:
-    """Cut the source's video into slices and describe how to encode and join them."""
+    """Cut the source's video into slices and describe how to encode and join them.
+
+    ``starts`` gives the slices' first frames (sorted, starting at 0) instead of cutting
+    slices of about ``slice_seconds``; the ffmpeg self-test cuts where it hurts most.
+    """
     pts = timeline.pts
     if not pts:
         raise StepError(f"{source} has a video stream without frames")
-    try:
-        count = slice_count(timeline.duration, slice_seconds, min_slices)
-    except ValueError as exc:
-        raise StepError(str(exc)) from None
-    starts = cut_frames(pts, count)
+    if starts is None:
+        try:
+            count = slice_count(timeline.duration, slice_seconds, min_slices)
+        except ValueError as exc:
+            raise StepError(str(exc)) from None
+        starts = cut_frames(pts, count)
     ends = [*starts[1:], len(pts)]
     slices = []
     for index, (first, end) in enumerate(zip(starts, ends, strict=True)):

@@ -1,13 +1,18 @@
-"""``encode``: make one slice from the original file, frame-exact, and prove it is whole."""
+"""``encode``: make one slice from the original file, frame-exact, and prove it is whole.
+
+The proof: the slice read back (stream copy, no decoding) has exactly the slice's frame count,
+and its packets are recorded (:mod:`pipelines.steps._packets`) so ``merge`` can prove the bytes
+it joins are the bytes written here.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from pipelines.probe import ProbeError, probe
+from pipelines.ffmpeg import Dialect
 from pipelines.settings import EncodeSettings
-from pipelines.steps import _atomic, _ffmpeg_run
+from pipelines.steps import _atomic, _ffmpeg_run, _packets
 from pipelines.steps._plan import Plan, SlicePlan, load_plan, slice_path
 from pipelines.steps._progress import ProgressReporter
 from pipelines.steps.errors import StepError
@@ -16,7 +21,13 @@ logger = logging.getLogger(__name__)
 
 
 def encode_command(
-    *, source: Path, plan: Plan, piece: SlicePlan, settings: EncodeSettings, output: Path
+    *,
+    source: Path,
+    plan: Plan,
+    piece: SlicePlan,
+    settings: EncodeSettings,
+    output: Path,
+    dialect: Dialect,
 ) -> list[str]:
     """ffmpeg arguments (after the global ones) that encode one slice.
 
@@ -26,8 +37,7 @@ def encode_command(
     exact on every format; without it ffmpeg rebases an MPEG-TS input to its video start or to
     ``format.start_time`` depending on the seek, and a cut can land one frame off. Then exactly
     ``frames`` frames with their source timestamps (``-fps_mode passthrough``, encoder time
-    base = demuxer time base). ffmpeg 9 rejects the ``-enc_time_base -1`` spelling that older
-    releases documented; ``demux`` is its name for the same thing.
+    base = demuxer time base), spelled as the binary's :class:`~pipelines.ffmpeg.Dialect` says.
     """
     threads = str(settings.threads)
     args = ["-xerror", "-copyts", "-threads", threads]
@@ -39,10 +49,7 @@ def encode_command(
     args += [
         "-frames:v",
         str(piece.frames),
-        "-fps_mode",
-        "passthrough",
-        "-enc_time_base:v",
-        "demux",
+        *dialect.passthrough(),
         *settings.video,
         "-threads",
         threads,
@@ -56,66 +63,45 @@ def encode_command(
     return args
 
 
-def count_video_packets(path: Path) -> int:
-    """Video packets in a slice (no decoding)."""
-    probed = probe(path)
-    if probed.timeline is None:
-        return 0
-    return probed.timeline.frames
-
-
 def slice_is_complete(path: Path, frames: int) -> bool:
-    """Whether a finished slice is already in place (it is renamed there only once checked)."""
+    """Whether a finished slice is in place and still holds the packets it was written with.
+
+    A slice is renamed into place only after its check, and its packet record just before.
+    """
     if not path.is_file():
         return False
-    try:
-        return count_video_packets(path) == frames
-    except ProbeError:
+    record = _packets.read_record(path)
+    if record is None or len(record) != frames:
         return False
+    try:
+        found = _packets.read_back(path, what=f"reading back {path}")
+    except StepError:
+        return False
+    return found == record
 
 
-def check_slice(path: Path, *, frames: int, threads: int, label: str) -> None:
-    """Demand exactly ``frames`` video packets and an error-free decode of the whole slice.
+def check_slice(path: Path, *, frames: int, label: str) -> list[str]:
+    """Read the written slice back (stream copy) and demand exactly ``frames`` video packets.
+
+    Returns:
+        ``size:md5`` of every packet, the slice's record.
 
     Raises:
-        StepError: wrong frame count or a decode error.
+        StepError: the slice cannot be demuxed cleanly or has the wrong frame count.
     """
-    try:
-        found = count_video_packets(path)
-    except ProbeError as exc:
-        raise StepError(f"{label}: encoded slice is unreadable: {exc}") from exc
-    if found != frames:
+    packets = _packets.read_back(path, what=f"{label}: encoded slice is unreadable")
+    if len(packets) != frames:
         raise StepError(
-            f"{label}: encoded slice has {found} frames, expected {frames} "
+            f"{label}: encoded slice has {len(packets)} frames, expected {frames} "
             "(the source is damaged or its timestamps are broken near this slice)"
         )
-    _ffmpeg_run.run(
-        [
-            "-xerror",
-            "-threads",
-            str(threads),
-            "-i",
-            str(path),
-            "-map",
-            "0:v:0",
-            # Frames keep their own timestamps: a constant-rate null output would collide
-            # variable-rate frames onto the same tick and report that as an error.
-            "-fps_mode",
-            "passthrough",
-            "-enc_time_base:v",
-            "demux",
-            "-f",
-            "null",
-            "-",
-        ],
-        what=f"{label}: encoded slice does not decode cleanly",
-    )
+    return packets
 
 
 def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) -> Path:
     """Encode slice ``index`` of the plan in ``work`` into ``work/slices``.
 
-    Safe to re-run: a slice already in place with the right frame count is left alone.
+    Safe to re-run: a slice already in place that still matches its record is left alone.
 
     Raises:
         StepError: no plan, an unknown index, a damaged source or a failed check.
@@ -136,12 +122,20 @@ def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) ->
     temp = _atomic.temp_path(final)
     try:
         _ffmpeg_run.run(
-            encode_command(source=source, plan=plan, piece=piece, settings=settings, output=temp),
+            encode_command(
+                source=source,
+                plan=plan,
+                piece=piece,
+                settings=settings,
+                output=temp,
+                dialect=_ffmpeg_run.ffmpeg().dialect,
+            ),
             what=f"{label}: encoding from {source} failed",
             on_frames=progress.update,
             quiet_required=False,
         )
-        check_slice(temp, frames=piece.frames, threads=settings.threads, label=label)
+        packets = check_slice(temp, frames=piece.frames, label=label)
+        _packets.write_record(final, packets)
         temp.replace(final)
     finally:
         _atomic.remove_quietly(temp)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from pipelines.probe import MediaInfo, ProbeError, codec_extradata, cover_image, probe
 from pipelines.settings import EncodeSettings
-from pipelines.steps import _atomic, _ffmpeg_run
+from pipelines.steps import _atomic, _ffmpeg_run, _packets
 from pipelines.steps._mux import MuxInputs, mux_command
 from pipelines.steps._plan import Plan, load_plan, slice_path
 from pipelines.steps.audio import audio_path
-from pipelines.steps.errors import StepError
+from pipelines.steps.encode import encode
+from pipelines.steps.errors import EnvironmentStepError, StepError
 from pipelines.steps.verify import expected_output, problems
 
 logger = logging.getLogger(__name__)
@@ -29,14 +30,25 @@ def output_temp_path(output: Path) -> Path:
     return output.with_name(f".{output.name}.clustercode-tmp")
 
 
+class DamagedSlicesError(StepError):
+    """Slices on disk are not what their encode steps wrote (truncated, changed, unreadable)."""
+
+    def __init__(self, reasons: dict[int, str]) -> None:
+        """``reasons`` by slice index."""
+        shown = "; ".join(f"slice {i}: {r}" for i, r in sorted(reasons.items())[:3])
+        super().__init__(f"{len(reasons)} slices are damaged ({shown})")
+        self.reasons = reasons
+
+
 def check_slices(work: Path, plan: Plan) -> str:
-    """Check every slice is present with its frame count and the same codec setup.
+    """Check every slice is present with its frame count, its record and the same codec setup.
 
     Returns:
         The slices' video codec name.
 
     Raises:
-        StepError: a slice is missing, short, unreadable or encoded differently.
+        DamagedSlicesError: slices are unreadable, short or without a record.
+        StepError: a slice is missing, or slices were encoded differently.
     """
     missing = [s.index for s in plan.slices if not slice_path(work, s.index).is_file()]
     if missing:
@@ -47,6 +59,7 @@ def check_slices(work: Path, plan: Plan) -> str:
         )
     codec = ""
     reference = b""
+    damaged: dict[int, str] = {}
     for piece in plan.slices:
         path = slice_path(work, piece.index)
         try:
@@ -54,12 +67,18 @@ def check_slices(work: Path, plan: Plan) -> str:
             frames = 0 if probed.timeline is None else probed.timeline.frames
             extradata = codec_extradata(path, 0)
         except ProbeError as exc:
-            raise StepError(f"slice {piece.index} is unreadable: {exc}") from exc
+            damaged[piece.index] = f"unreadable: {exc}"
+            continue
+        record = _packets.read_record(path)
         if frames != piece.frames:
-            raise StepError(f"slice {piece.index} has {frames} frames, expected {piece.frames}")
+            damaged[piece.index] = f"has {frames} frames, expected {piece.frames}"
+            continue
+        if record is None or len(record) != piece.frames:
+            damaged[piece.index] = "its packet record is missing or short"
+            continue
         video = probed.info.main_video()
         name = "" if video is None or video.codec is None else video.codec
-        if piece.index == 0:
+        if not codec:
             codec, reference = name, extradata
         elif (name, extradata) != (codec, reference):
             # Different parameter sets cannot share one stream header: the join would not play.
@@ -67,6 +86,8 @@ def check_slices(work: Path, plan: Plan) -> str:
                 f"slice {piece.index} was encoded with different codec parameters than slice 0 "
                 "(settings changed mid-job?); delete the work directory and run the job again"
             )
+    if damaged:
+        raise DamagedSlicesError(damaged)
     return codec
 
 
@@ -81,35 +102,93 @@ def concat_list(work: Path, plan: Plan) -> str:
 
 
 def concat_video(work: Path, plan: Plan) -> Path:
-    """Join the slices into ``work/video.mkv`` without re-encoding."""
+    """Join the slices into ``work/video.mkv`` without re-encoding, proving their bytes.
+
+    The tee muxer hashes every packet as it is joined; the hashes must be the slices' records.
+
+    Raises:
+        DamagedSlicesError: a slice's packets differ from its record.
+        StepError: the join failed.
+    """
     listing = work / "concat.txt"
     _atomic.write_text(listing, concat_list(work, plan))
     final = work / "video.mkv"
     temp = _atomic.temp_path(final)
+    hashes = _atomic.temp_path(work / "video.packets")
+    tee = f"[f=matroska]{_tee_escape(temp)}|[f=framemd5]{_tee_escape(hashes)}"
     try:
+        # auto_convert off: the demuxer would rewrite H.264 packets to start codes (5.1 does),
+        # and the hashes would no longer match the records of the stored packets.
+        joining = ["-f", "concat", "-safe", "0", "-auto_convert", "0", "-i", str(listing)]
+        joining += ["-map", "0:v:0"]
         _ffmpeg_run.run(
-            [
-                "-f",
-                "concat",
-                "-safe",
-                "0",
-                "-i",
-                str(listing),
-                "-map",
-                "0:v:0",
-                "-c",
-                "copy",
-                "-f",
-                "matroska",
-                "-y",
-                str(temp),
-            ],
-            what="joining the slices failed",
+            [*joining, "-c", "copy", "-f", "tee", "-y", tee], what="joining the slices failed"
         )
+        joined = _packets.parse_framemd5(hashes.read_text(encoding="utf-8"))
+        _compare_with_records(work, plan, joined)
         temp.replace(final)
     finally:
         _atomic.remove_quietly(temp)
+        _atomic.remove_quietly(hashes)
     return final
+
+
+def _tee_escape(path: Path) -> str:
+    # The tee muxer's own syntax: these characters separate outputs and options.
+    text = str(path)
+    for char in "\\|[]:=;":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _compare_with_records(work: Path, plan: Plan, joined: list[str]) -> None:
+    damaged: dict[int, str] = {}
+    position = 0
+    for piece in sorted(plan.slices, key=lambda s: s.index):
+        record = _packets.read_record(slice_path(work, piece.index)) or []
+        found = joined[position : position + piece.frames]
+        position += piece.frames
+        wrong = _packets.first_difference(record, found)
+        if wrong is not None:
+            damaged[piece.index] = (
+                f"packet {wrong} is not the one its encode step wrote (changed on disk since)"
+            )
+    if not damaged and position != len(joined):
+        raise StepError(f"the joined video has {len(joined)} packets, the slices {position}")
+    if damaged:
+        raise DamagedSlicesError(damaged)
+
+
+def join_proven(
+    *, source: Path, work: Path, settings: EncodeSettings, plan: Plan
+) -> tuple[str, Path]:
+    """Check and join the slices; each damaged slice is encoded again, once.
+
+    Returns:
+        The slices' codec name and the joined video.
+
+    Raises:
+        StepError: a slice is missing, or still damaged after encoding it again.
+    """
+    encoded_again: set[int] = set()
+    while True:
+        try:
+            codec = check_slices(work, plan)
+            return codec, concat_video(work, plan)
+        except DamagedSlicesError as damage:
+            still = sorted(set(damage.reasons) & encoded_again)
+            if still:
+                raise StepError(
+                    f"slice {still[0]} is damaged again after encoding it again "
+                    f"({damage.reasons[still[0]]}); check the work volume {work}"
+                ) from damage
+            for index, reason in sorted(damage.reasons.items()):
+                logger.info("slice %d is damaged (%s): encoding it again", index, reason)
+                path = slice_path(work, index)
+                _atomic.remove_quietly(path)
+                _atomic.remove_quietly(_packets.record_path(path))
+                encode(source=source, work=work, settings=settings, index=index)
+                encoded_again.add(index)
 
 
 def extract_covers(work: Path, source: Path, info: MediaInfo) -> dict[int, Path]:
@@ -142,7 +221,14 @@ def _audio_input(work: Path, plan: Plan, settings: EncodeSettings) -> tuple[Path
         info = probe(path).info
     except ProbeError as exc:
         raise StepError(f"encoded audio is unreadable: {exc}") from exc
-    return path, info.start_time
+    start = _ffmpeg_run.input_start_time(path)
+    return path, info.start_time if start is None else start
+
+
+def _source_start(source: Path, plan: Plan) -> float:
+    """The source's start time as the running ffmpeg sees it (it shifts the source by it)."""
+    start = _ffmpeg_run.input_start_time(source)
+    return plan.start_time if start is None else start
 
 
 def merge(
@@ -161,14 +247,13 @@ def merge(
         StepError: a missing or bad slice, a failed mux or a failed check (with the reasons).
     """
     plan = load_plan(work, source)
-    codec = check_slices(work, plan)
-    video = concat_video(work, plan)
+    codec, video = join_proven(source=source, work=work, settings=settings, plan=plan)
     audio, audio_offset = _audio_input(work, plan, settings)
     info = plan.source_info
     covers = extract_covers(work, source, info) if settings.container == "mkv" else {}
     inputs = MuxInputs(
         video=video,
-        video_offset=plan.video_first_pts - plan.start_time,
+        video_offset=plan.video_first_pts - _source_start(source, plan),
         source=source,
         audio=audio,
         audio_offset=audio_offset,
@@ -178,7 +263,9 @@ def merge(
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StepError(f"cannot create output directory {output.parent}: {exc.strerror}") from exc
+        raise EnvironmentStepError(
+            f"cannot create output directory {output.parent}: {exc.strerror}"
+        ) from exc
     temp = output_temp_path(output)
     try:
         command = mux_command(

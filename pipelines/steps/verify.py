@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.probe import MediaInfo, StreamInfo, VideoTimeline
+from pipelines.media import MediaInfo, StreamInfo, VideoTimeline
 from pipelines.settings import Container, StreamKeep
 
 # Audio-minus-video start offset may move this much (an Opus remux moves it ~7 ms).

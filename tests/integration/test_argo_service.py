@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from clustercode.api.v1 import jobs_pb2, service_pb2, service_pb2_grpc
-from pipelines.ffmpeg import ffmpeg_path
+from pipelines.ffmpeg import checked_ffmpeg, ffmpeg_path
 from tests.pipelines.media_checks import frame_hashes
 from tests.support.argosim import start_simulated_argo_server
 
@@ -123,4 +123,4 @@ def test_killed_control_service_reconciles_and_output_is_exact(
     names = [item["metadata"]["name"] for item in listed.get("items") or []]
     assert names == [f"cc-{job.id}-1"]
     output = tmp_path / "out" / "clip.mkv"
-    assert frame_hashes(ffmpeg_path(), output) == frame_hashes(ffmpeg_path(), source)
+    assert frame_hashes(checked_ffmpeg(), output) == frame_hashes(checked_ffmpeg(), source)

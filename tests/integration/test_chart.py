@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from clustercode.config.settings import load_settings
+from clustercode.config import load_settings
 from clustercode.profiles.profileset import ProfileSet
 from tests.conftest import require_tool
 

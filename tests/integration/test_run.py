@@ -266,3 +266,45 @@ def test_in_place_replaces_after_verification_and_is_not_redone(setup: Setup) ->
     assert [p.name for p in source.parent.iterdir()] == ["a.mkv"]
     second = setup.cli(*args, env=env_in_place)
     assert "1 done" in second.stdout and "nothing to transcode" in second.stdout
+
+
+def test_ffmpeg_below_the_floor_stops_run_before_touching_anything(setup: Setup) -> None:
+    old = os.environ.get("CLUSTERCODE_TEST_OLD_FFMPEG")
+    if not old:
+        if os.environ.get("CLUSTERCODE_REQUIRE_TOOLS") == "1":
+            pytest.fail("CLUSTERCODE_TEST_OLD_FFMPEG names no ffmpeg older than 5.1")
+        pytest.skip("CLUSTERCODE_TEST_OLD_FFMPEG names no ffmpeg older than 5.1")
+    setup.add("films/a.mkv")
+
+    result = setup.cli(
+        "run",
+        str(setup.library),
+        str(setup.output),
+        "--state-dir",
+        str(setup.state),
+        check_code=1,
+        env={"CLUSTERCODE_FFMPEG": old},
+    )
+
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"clustercode: no usable ffmpeg: ffmpeg {old} (4.2.2")
+    assert "older than 5.1" in first
+    assert "CLUSTERCODE_FFMPEG" in first
+    assert result.stdout == ""
+    assert not setup.output.exists()
+    assert not setup.state.exists()
+
+
+def test_missing_encoder_pauses_without_using_an_attempt(setup: Setup) -> None:
+    (setup.profiles / "fast.yaml").write_text("video: [-c:v, libnosuchcodec]\naudio: copy\n")
+    setup.add("films/a.mkv")
+
+    result = setup.run(code=1)
+
+    assert "stopped, no file counted as failed" in result.stderr
+    assert "encoder libnosuchcodec is not in ffmpeg" in result.stderr
+    jobs = setup.history()
+    assert [(j["state"], j["attempts"]) for j in jobs] == [("queued", 0)]
+    assert "no attempt used" in str(jobs[0]["error"])
+    assert not setup.history("--state", "parked")
+    assert not [p for p in setup.output.rglob("*") if p.is_file()]

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
 
-from clustercode.config.settings import load_settings
+from clustercode.config import load_settings
 from clustercode.jobs.decide import Decider
 from clustercode.jobs.views import ScanProgress, ScanReport
 from clustercode.library import stream
-from clustercode.library.scanner import ScanStats
+from clustercode.library.scanner import ScanEntry, ScanStats
 from clustercode.models import Decision, DecisionKind, Job, JobState
 from clustercode.profiles.profileset import ProfileSet
 from clustercode.store import keys
@@ -117,7 +118,7 @@ async def test_scan_queues_while_walking_and_keeps_a_bounded_report(
 async def test_batches_stop_the_walk_when_the_consumer_stops(tmp_path: Path) -> None:
     make_tree(tmp_path, 100)
     stats = ScanStats()
-    batches = stream.scan_batches(
+    batches: AsyncGenerator[list[ScanEntry]] = stream.scan_batches(
         [tmp_path], extensions={"mkv"}, settle_seconds=0, stats=stats, batch=3, ahead=1
     )
     async for first in batches:

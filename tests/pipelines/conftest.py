@@ -8,29 +8,37 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ffmpeg import FFmpegNotFoundError, ffmpeg_path
+from pipelines.ffmpeg import FFmpeg, FFmpegError, checked_ffmpeg
 from tests.pipelines.clips import ClipStore
+
+CLIP_FFMPEG_ENV = "CLUSTERCODE_TEST_CLIP_FFMPEG"
 
 
 @pytest.fixture(scope="session")
-def ffmpeg() -> str:
-    """The ffmpeg the steps use (``pipelines.ffmpeg.ffmpeg_path``: PATH or imageio-ffmpeg)."""
+def ffmpeg() -> FFmpeg:
+    """The checked ffmpeg the steps use (``$CLUSTERCODE_FFMPEG`` selects one for the matrix)."""
     try:
-        return ffmpeg_path()
-    except FFmpegNotFoundError as exc:
+        return checked_ffmpeg()
+    except FFmpegError as exc:
         if os.environ.get("CLUSTERCODE_REQUIRE_TOOLS") == "1":
             pytest.fail(str(exc))
         pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
-def clips(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> ClipStore:
-    """Test clips by name, each generated on first use and shared by the whole session."""
-    return ClipStore(ffmpeg, tmp_path_factory.mktemp("clips"))
+def clips(ffmpeg: FFmpeg, tmp_path_factory: pytest.TempPathFactory) -> ClipStore:
+    """Test clips by name, each generated on first use and shared by the whole session.
+
+    Made by the ffmpeg under test, or by ``$CLUSTERCODE_TEST_CLIP_FFMPEG``: files written by
+    another release differ in ways that matter (ffmpeg 7 and later write Matroska audio with
+    negative timestamps), so the matrix also runs each binary on the bundled one's clips.
+    """
+    maker = os.environ.get(CLIP_FFMPEG_ENV) or ffmpeg.path
+    return ClipStore(maker, tmp_path_factory.mktemp("clips"))
 
 
 @pytest.fixture(scope="session")
-def source_hashes(ffmpeg: str) -> Callable[[Path], list[str]]:
+def source_hashes(ffmpeg: FFmpeg) -> Callable[[Path], list[str]]:
     """Frame hashes of a source, computed once per path."""
     from tests.pipelines.media_checks import frame_hashes
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from pipelines.ffmpeg import FFmpeg
 from pipelines.probe import MediaInfo, StreamKind, VideoTimeline
 
 StreamRow = tuple[str, str | None, str | None, bool, bool]
 
 
-def frame_hashes(ffmpeg: str, path: Path) -> list[str]:
+def frame_hashes(ffmpeg: FFmpeg, path: Path) -> list[str]:
     """MD5 of every decoded frame of the main video, in presentation order."""
-    command = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0"]
-    command += ["-fps_mode", "passthrough", "-f", "framemd5", "-"]
+    command = [ffmpeg.path, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0"]
+    command += [*ffmpeg.dialect.decode_passthrough(), "-f", "framemd5", "-"]
     done = subprocess.run(
         command,
+        env=ffmpeg.environ(),
         capture_output=True,
         text=True,
         check=True,

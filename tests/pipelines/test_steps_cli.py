@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.ffmpeg import FFmpeg
 from pipelines.settings import EncodeSettings
 from pipelines.steps.__main__ import main
 from tests.pipelines.clips import ClipStore
@@ -61,12 +62,10 @@ def test_missing_source_fails_with_reason(tmp_path: Path) -> None:
     assert line.endswith(f"cannot read {source}: No such file or directory")
 
 
-def test_source_without_video_fails_with_reason(ffmpeg: str, tmp_path: Path) -> None:
+def test_source_without_video_fails_with_reason(ffmpeg: FFmpeg, tmp_path: Path) -> None:
     source = tmp_path / "tone.mka"
-    subprocess.run(
-        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "flac", source],
-        check=True,
-    )
+    tone = ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "flac"]
+    subprocess.run([ffmpeg.path, "-v", "error", *tone, str(source)], check=True)
     done = run_step(
         "split", *common(source, tmp_path / "w", SETTINGS), "--slices-out", tmp_path / "s.json"
     )

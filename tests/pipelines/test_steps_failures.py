@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.ffmpeg import FFmpeg
 from pipelines.probe import probe
 from tests.pipelines.clips import ClipStore, damage_video_packet, overwrite_middle, truncate
 from tests.pipelines.media_checks import frame_hashes
@@ -186,12 +187,15 @@ def test_encode_rerun_on_a_finished_slice_is_a_no_op(clips: ClipStore, tmp_path:
     after = made.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert progress.read_text() == "25/25"
-    assert sorted(p.name for p in made.parent.iterdir()) == ["slice_00003.mkv"]
+    assert sorted(p.name for p in made.parent.iterdir()) == [
+        "slice_00003.mkv",
+        "slice_00003.packets",
+    ]
 
 
 def test_killed_encoder_is_retried_and_output_is_exact(
     clips: ClipStore,
-    ffmpeg: str,
+    ffmpeg: FFmpeg,
     source_hashes: Callable[[Path], list[str]],
     tmp_path: Path,
     outdir: Path,
@@ -237,3 +241,34 @@ def test_killed_encoder_is_retried_and_output_is_exact(
     after = probe(output)
     assert after.timeline is not None and after.timeline.frames == 150
     assert frame_hashes(ffmpeg, output) == source_hashes(source)
+
+
+def test_slices_damaged_after_encoding_are_encoded_again_before_merge_publishes(
+    clips: ClipStore,
+    ffmpeg: FFmpeg,
+    source_hashes: Callable[[Path], list[str]],
+    tmp_path: Path,
+    outdir: Path,
+) -> None:
+    source = clips("h264_open_gop")
+    work = tmp_path / "work"
+    settings = lossless(1.5)
+    encode_all(source, work, settings, split(source, work, settings))
+    slices = work / "slices"
+    # A shared volume lost the end of one slice and changed bytes inside another: slice 2's
+    # container stays intact, only the packet hashes can tell.
+    truncated, changed = slices / "slice_00001.mkv", slices / "slice_00002.mkv"
+    truncate(truncated, truncated)
+    damage_video_packet(changed, changed, 10)
+    assert probe(changed).timeline is not None
+    before = {p: p.read_bytes() for p in (truncated, changed, slices / "slice_00000.mkv")}
+
+    output = outdir / "out.mkv"
+    merge(source, work, settings, output)
+
+    after = {p: p.read_bytes() for p in before}
+    assert after[slices / "slice_00000.mkv"] == before[slices / "slice_00000.mkv"]
+    assert after[truncated] != before[truncated]
+    assert after[changed] != before[changed]
+    assert frame_hashes(ffmpeg, output) == source_hashes(source)
+    assert [p.name for p in outdir.iterdir()] == ["out.mkv"]

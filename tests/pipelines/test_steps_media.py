@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.ffmpeg import FFmpeg
 from pipelines.probe import MediaInfo, Probe, cover_image, probe
 from pipelines.steps.verify import av_offset
 from tests.pipelines.clips import ClipStore
@@ -73,7 +74,7 @@ CASES = [
 )
 def test_output_is_the_source_frame_for_frame(
     clips: ClipStore,
-    ffmpeg: str,
+    ffmpeg: FFmpeg,
     source_hashes: Callable[[Path], list[str]],
     tmp_path: Path,
     clip: str,
@@ -127,7 +128,7 @@ def test_rich_mkv_keeps_dispositions_tags_and_attachment_bytes(
 @pytest.mark.parametrize("clip", ["rich", "mpegts_offset"])
 def test_audio_encoded_once_keeps_offset_and_track_tags(
     clips: ClipStore,
-    ffmpeg: str,
+    ffmpeg: FFmpeg,
     source_hashes: Callable[[Path], list[str]],
     tmp_path: Path,
     clip: str,
@@ -151,7 +152,7 @@ def test_audio_encoded_once_keeps_offset_and_track_tags(
 
 def test_mp4_output_converts_subtitles_and_drops_only_fonts(
     clips: ClipStore,
-    ffmpeg: str,
+    ffmpeg: FFmpeg,
     source_hashes: Callable[[Path], list[str]],
     tmp_path: Path,
 ) -> None:

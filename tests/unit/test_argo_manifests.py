@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from clustercode.config import Settings, load_settings
 from clustercode.config.argo import ArgoSettings
-from clustercode.config.settings import Settings, load_settings
 from clustercode.errors import ConfigError, ExecutorError
 from clustercode.jobs.workflows import (
     argo_manifest,
@@ -24,6 +24,7 @@ from clustercode.jobs.workflows import (
     workflow_name,
 )
 from clustercode.models import Job
+from pipelines.ffmpeg import ffmpeg_path
 from pipelines.settings import EncodeSettings
 from tests.conftest import REQUIRE_TOOLS
 from tests.pipelines.test_validation import VALIDATOR, _argo_validate, _schema_errors
@@ -169,6 +170,8 @@ def test_local_manifest_runs_this_interpreter_on_host_paths(tmp_path: Path) -> N
     assert split["container"]["args"][2] == source
     assert split["container"]["args"][4] == str(tmp_path / "w" / "3f9a0c1d2e4b")
     assert split["retryStrategy"]["backoff"]["duration"] == "2s"
+    # The steps run the ffmpeg the control plane checked.
+    assert split["container"]["env"] == [{"name": "CLUSTERCODE_FFMPEG", "value": ffmpeg_path()}]
     assert templates(doc)["main"]["parallelism"] == 3
     assert "volumes" not in doc["spec"]
     assert "podGC" not in doc["spec"]

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from clustercode.config.settings import (
+from clustercode.config import (
     DEFAULT_MEDIA_EXTENSIONS,
     ArgoSettings,
     Settings,
     default_state_dir,
     load_settings,
-    settings_reference,
 )
+from clustercode.config.reference import settings_reference
 from clustercode.errors import ConfigError
 
 
@@ -233,3 +233,23 @@ def test_every_setting_is_documented() -> None:
     assert docs["in_place"].default == "false"
     assert docs["work_dir"].default == "<state_dir>/work"
     assert docs["media_extensions"].default.startswith("avi, flv, m2ts")
+
+
+def test_config_command_prints_every_setting() -> None:
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "clustercode", "config", "--json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    printed = {doc["name"]: doc for doc in json.loads(result.stdout)}
+    assert set(printed) == {doc.name for doc in settings_reference()}
+    assert printed["parallel"]["env"] == "CLUSTERCODE_PARALLEL"
+    text = subprocess.run(
+        [sys.executable, "-m", "clustercode", "config"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert text.startswith("libraries  (CLUSTERCODE_LIBRARIES, default: [])\n")
