@@ -67,6 +67,7 @@ def start_serve(root: Path) -> tuple[subprocess.Popen[str], str]:
 async def watch(
     stub: service_pb2_grpc.ClustercodeServiceAsyncStub,
     job_id: str,
+    after: str,
     received: dict[int, float],
     opened: asyncio.Event,
     count: list[int],
@@ -74,7 +75,8 @@ async def watch(
     events: int,
 ) -> None:
     """Follow one stream; note when each numbered change arrives."""
-    call = stub.WatchJobs(service_pb2.WatchJobsRequest(job_id=job_id))
+    # From a known position: a stream whose first read comes late still sees every change.
+    call = stub.WatchJobs(service_pb2.WatchJobsRequest(job_id=job_id, after_event_id=after))
     await call.initial_metadata()
     count[0] += 1
     if count[0] == streams:
@@ -97,6 +99,7 @@ async def bench(
             Job(id="", source="/library/bench.mkv", fingerprint="1:bench", profile="hevc",
                 profile_hash="bench", output="/out/bench.mkv", state=JobState.PARKED)
         )  # fmt: skip
+        after = await history.last_event_id() or "0"
         channels = [grpc.aio.insecure_channel(address) for _ in range(CHANNELS)]
         stubs: list[service_pb2_grpc.ClustercodeServiceAsyncStub] = [
             service_pb2_grpc.ClustercodeServiceStub(c) for c in channels
@@ -105,7 +108,9 @@ async def bench(
         opened, count = asyncio.Event(), [0]
         tasks = [
             asyncio.create_task(
-                watch(stubs[n % CHANNELS], job.id, received[n], opened, count, streams, events)
+                watch(
+                    stubs[n % CHANNELS], job.id, after, received[n], opened, count, streams, events
+                )
             )
             for n in range(streams)
         ]
