@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -40,8 +39,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import imageio_ffmpeg
-
 from benchmarks.cluster_model import (
     DEFAULT_POD_START,
     DEFAULT_RECONCILE,
@@ -51,7 +48,7 @@ from benchmarks.cluster_model import (
     wall_time,
 )
 from clustercode.profiles.profileset import ProfileSet
-from pipelines.ffmpeg import FFMPEG_ENV, ffmpeg_path
+from pipelines.ffmpeg import ffmpeg_path
 
 FILM_SECONDS = 2 * 3600.0
 NODES = (1, 2, 4, 8, 16, 32, 64)
@@ -189,9 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--straggler-sigma", type=float, default=DEFAULT_STRAGGLER_SIGMA)
     parser.add_argument("--slots", type=int, default=1, help="one-thread encodes per node")
     args = parser.parse_args(argv)
-    if FFMPEG_ENV not in os.environ:
-        # The steps need a recent ffmpeg; the imageio-ffmpeg wheel ships one.
-        os.environ[FFMPEG_ENV] = imageio_ffmpeg.get_ffmpeg_exe()
     short, long, repeat = (10.0, 60.0, 3) if args.full else (3.0, 12.0, 1)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cc-bench-cluster-") as tmp:
