@@ -1,8 +1,8 @@
 """Decide, for every media file a scan finds, what becomes of it, with a reason a user can read.
 
-The no-change scan of a large library is the hot path: one walk, one batched read of the path
-cache, fingerprints only for files whose size, mtime or inode changed, one batched lookup of the
-(fingerprint, profile) index. Media files are probed only when they are new.
+The no-change scan of a large library is the hot path: a walk streamed in batches, one Redis
+call per batch to check the path cache and the (fingerprint, profile) index, fingerprints only
+for files whose size, mtime or inode changed; media files are probed only when they are new.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from clustercode.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from clustercode.jobs.collector import fewer_collections
 from clustercode.jobs.sink import DecisionSink
 from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
@@ -186,11 +187,12 @@ class Decider:
         )
         tell = DecisionSink(report, on_decision, quiet_done or on_decision is None, on_queued)
         try:
-            async with contextlib.aclosing(batches):
-                async for skipped, resolved in batches:
-                    for decision in skipped:
-                        tell.add(decision)
-                    await self._decide_batch(resolved, tell, queue)
+            with fewer_collections():
+                async with contextlib.aclosing(batches):
+                    async for skipped, resolved in batches:
+                        for decision in skipped:
+                            tell.add(decision)
+                        await self._decide_batch(resolved, tell, queue)
         finally:
             report.stats.seconds = time.monotonic() - report.started
             report.finished = True
