@@ -6,7 +6,7 @@ slice encodes in parallel (P = cores). Reported: medians of the wall times and t
 serial tail (split + merge, which verifies) as % of the single-pass time, and SSIM and size of both
 outputs against the source.
 
-    python -m benchmarks.bench_pipeline [--rounds 3] [--seconds 60] [--size 1920x1080]
+    python -m benchmarks.bench_pipeline [--rounds 1] [--seconds 20] [--size 1920x1080] [--full]
 """
 
 from __future__ import annotations
@@ -107,10 +107,13 @@ def ssim(ffmpeg: str, output: Path, source: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--full", action="store_true", help="--rounds 3 --seconds 60")
     args = parser.parse_args()
+    if args.full:
+        args.rounds, args.seconds = 3, 60
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
         root = Path(tmp)
@@ -151,6 +154,7 @@ def main() -> None:
         f"size single {size_single} B  chunked {size_chunk} B  "
         f"{100 * (size_chunk - size_single) / size_single:+.2f}% (target <= +2%)"
     )
+    print(f"chunked / single-pass wall time: {chunk / single:.3f} (target <= 1.05)")
 
 
 if __name__ == "__main__":

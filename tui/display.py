@@ -149,3 +149,14 @@ def scan_summary(response: service_pb2.ScanLibraryResponse) -> str:
             name = library_pb2.DecisionKind.Name(kind).removeprefix("DECISION_KIND_").lower()
             parts.append(f"{counts[kind]} {name}")
     return ", ".join(parts) if parts else "0 files"
+
+
+def scan_progress(progress: library_pb2.ScanProgress) -> str:
+    """``scanning 120,000 files (41,000/s) in /library/shows/x`` while a scan runs, else
+    ``scanned 1,000,000 files in 24 s``."""
+    if progress.running:
+        return (
+            f"scanning {progress.files_seen:,} files ({progress.files_per_second:,.0f}/s, "
+            f"{progress.jobs_queued:,} queued) in {progress.current_directory}"
+        )
+    return f"scanned {progress.files_seen:,} files in {progress.elapsed_seconds:.0f} s"

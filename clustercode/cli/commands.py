@@ -30,6 +30,7 @@ from clustercode.cli.run_report import (
     settling,
     settling_hint,
 )
+from clustercode.cli.scanprogress import scan_with_progress
 from clustercode.config.settings import Settings
 from clustercode.errors import (
     ConfigError,
@@ -126,12 +127,25 @@ async def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED if bad else EXIT_OK
 
 
+async def _scan_once(ctl: Controller, args: argparse.Namespace) -> ScanReport:
+    """One scan with its progress shown; jobs start as the scan queues them."""
+    scanned = asyncio.Event()
+    early = asyncio.create_task(ctl.scheduler.run(stop=scanned))
+    try:
+        return await scan_with_progress(
+            ctl, verbose=args.verbose > 0, live=False if args.no_progress else None
+        )
+    finally:
+        scanned.set()
+        await early
+
+
 async def _scan_settled(
     ctl: Controller, settings: Settings, args: argparse.Namespace, stop: asyncio.Event
 ) -> ScanReport:
     """Scan and print what was found; with --wait-settle, scan again until no file is still
     changing (or the wait's limit passes, or the user interrupts)."""
-    report = await ctl.scan()
+    report = await _scan_once(ctl, args)
     for line in scan_lines(report, verbose=args.verbose > 0):
         print(line, flush=True)
     deadline = time.monotonic() + (args.wait_settle or 0.0)
@@ -147,7 +161,7 @@ async def _scan_settled(
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)
-        report = await ctl.scan()
+        report = await _scan_once(ctl, args)
         for line in scan_lines(report, verbose=args.verbose > 0):
             print(line, flush=True)
     hint = settling_hint(report, settings)

@@ -32,12 +32,18 @@ from clustercode.jobs.recovery import remove_work
 from clustercode.jobs.runner import JobRunner
 from clustercode.jobs.scheduler import Scheduler
 from clustercode.jobs.stopping import interrupt, keep_lease
-from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
+from clustercode.jobs.views import (
+    Explanation,
+    ProfileSummary,
+    ScanProgress,
+    ScanReport,
+    Status,
+)
 from clustercode.jobs.workflows import ManifestFactory, manifest_factory, min_slices
 from clustercode.library.fswatch import LibraryWatcher
 from clustercode.library.mediainfo import probe
 from clustercode.library.scanner import ScanEntry
-from clustercode.models import DecisionKind, Job, JobEvent, JobState, SliceProgress
+from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
 from clustercode.profiles.profileset import ProfileSet, Resolution
 from clustercode.store._codec import check_event_id
 from clustercode.store.connection import RedisHandle, connect
@@ -71,6 +77,7 @@ class Controller:
         self.profiles = profiles
         self.decider = Decider(settings, profiles, history)
         self.events = EventHub(history, max_subscribers=settings.max_watch_streams)
+        self.last_scan: ScanReport | None = None
         self.runner = JobRunner(history, executor, manifests, max_attempts=settings.max_attempts)
         self.scheduler = Scheduler(
             history,
@@ -219,15 +226,29 @@ class Controller:
             queue_depth=counts.get(JobState.QUEUED, 0),
             active_jobs=counts.get(JobState.RUNNING, 0),
             counts=counts,
+            scan=ScanProgress.of(self.last_scan) if self.last_scan is not None else None,
         )
 
-    async def scan(self) -> ScanReport:
-        """Scan the library now and queue what is new."""
-        report = await self.decider.scan()
+    async def scan(
+        self,
+        *,
+        on_decision: Callable[[Decision], None] | None = None,
+        quiet_done: bool = False,
+    ) -> ScanReport:
+        """Scan the library now and queue what is new; jobs start while the walk goes on.
+
+        The report is :attr:`last_scan` from the start, so :meth:`status` shows its progress.
+        ``on_decision`` and ``quiet_done`` are those of :meth:`Decider.scan`.
+        """
+        report = self.last_scan = ScanReport()
+        await self.decider.scan(
+            report=report,
+            on_decision=on_decision,
+            quiet_done=quiet_done,
+            on_queued=lambda _job: self.scheduler.wake(),
+        )
         for observe in self.scan_observers:
             observe(report)
-        if report.queued:
-            self.scheduler.wake()
         return report
 
     async def submit(

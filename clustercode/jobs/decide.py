@@ -1,15 +1,17 @@
 """Decide, for every media file a scan finds, what becomes of it, with a reason a user can read.
 
-The no-change scan of a large library is the hot path: one walk, one batched read of the path
-cache, fingerprints only for files whose size, mtime or inode changed, one batched lookup of the
-(fingerprint, profile) index. Media files are probed only when they are new.
+The no-change scan of a large library is the hot path: a walk streamed in batches, one Redis
+call per batch to check the path cache and the (fingerprint, profile) index, fingerprints only
+for files whose size, mtime or inode changed; media files are probed only when they are new.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,12 +24,15 @@ from clustercode.errors import (
     ProfileError,
     excerpt,
 )
+from clustercode.jobs.collector import fewer_collections
 from clustercode.jobs.collisions import output_conflict
+from clustercode.jobs.sink import DecisionSink
 from clustercode.jobs.views import ScanReport
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.mediainfo import probe
 from clustercode.library.paths import confine, confine_output
-from clustercode.library.scanner import ScanEntry, scan
+from clustercode.library.scanner import ScanEntry
+from clustercode.library.stream import DEFAULT_BATCH, scan_batches
 from clustercode.models import Decision, DecisionKind, Job, JobState
 from clustercode.profiles.profileset import ProfileSet, Resolution, skip_reason
 from clustercode.store.filecache import FileRecord
@@ -36,6 +41,10 @@ from clustercode.store.history import History
 log = logging.getLogger(__name__)
 
 _FINGERPRINT_WORKERS = 8
+_SUCCEEDED = JobState.SUCCEEDED.value
+
+_Resolved = tuple[str, ScanEntry, Resolution, str]
+"""A file to decide: its path, its scan entry, its profile, and that profile's settings hash."""
 
 
 def job_decision(path: str, job: Job) -> Decision:
@@ -146,88 +155,133 @@ class Decider:
         history: the job store and path cache.
     """
 
+    batch = DEFAULT_BATCH
+    """Files decided together (one Redis round trip); the walk is at most a few batches ahead."""
+
     def __init__(self, settings: Settings, profiles: ProfileSet, history: History) -> None:
         self._settings = settings
         self._profiles = profiles
         self._history = history
 
-    async def scan(self, *, queue: bool = True) -> ScanReport:
-        """Walk the library roots and decide every file; with ``queue``, create the new jobs."""
+    async def scan(
+        self,
+        *,
+        queue: bool = True,
+        report: ScanReport | None = None,
+        on_decision: Callable[[Decision], None] | None = None,
+        quiet_done: bool = False,
+        on_queued: Callable[[Job], None] | None = None,
+    ) -> ScanReport:
+        """Walk the library roots and decide every file; with ``queue``, create the new jobs.
+
+        The walk runs in a thread and hands over batches of files, which are decided (and their
+        jobs queued) while it goes on; memory stays bounded whatever the library's size.
+
+        Args:
+            queue: create jobs for new files (else only say they would be queued).
+            report: filled in as the scan goes (a status call can read it); default: a new one.
+            on_decision: called with every decision, in walk order, as it is made.
+            quiet_done: files already done are only counted (once the report keeps no more
+                decisions) and not passed to ``on_decision``: most files of a large library
+                are done, and a decision object each costs more than the rest of their check.
+            on_queued: called with each job the scan creates, as it is created.
+        """
         settings = self._settings
-        report = ScanReport()
-        entries = await asyncio.to_thread(
-            lambda: list(
-                scan(
-                    settings.libraries,
-                    exclude=settings.excluded_dirs(),
-                    extensions=settings.media_extensions,
-                    settle_seconds=settings.settle_seconds,
-                    stats=report.stats,
-                    follow_links_out=settings.follow_symlinks_out,
-                )
-            )
+        report = report if report is not None else ScanReport()
+        batches = scan_batches(
+            settings.libraries,
+            exclude=settings.excluded_dirs(),
+            extensions=settings.media_extensions,
+            settle_seconds=settings.settle_seconds,
+            stats=report.stats,
+            follow_links_out=settings.follow_symlinks_out,
+            batch=self.batch,
+            prepare=self._resolve_all,
         )
-        fingerprints = await self.fingerprints(entries)
-        # Profile resolution reads cascade files: off the event loop.
-        resolved = await asyncio.to_thread(self._resolve_all, entries, fingerprints, report)
-        refs = await self._history.find_refs([key for _, _, key in resolved])
-        # Most files of a steady library are done: decide those from the index alone and read
-        # full records only for the rest (their reasons quote the job's error).
+        tell = DecisionSink(report, on_decision, quiet_done or on_decision is None, on_queued)
+        try:
+            with fewer_collections():
+                async with contextlib.aclosing(batches):
+                    async for skipped, resolved in batches:
+                        for decision in skipped:
+                            tell.add(decision)
+                        await self._decide_batch(resolved, tell, queue)
+        finally:
+            report.stats.seconds = time.monotonic() - report.started
+            report.finished = True
+        return report
+
+    async def _decide_batch(
+        self, resolved: Sequence[_Resolved], tell: DecisionSink, queue: bool
+    ) -> None:
+        add = tell.add
+        # Path cache and fingerprint index in one round trip per batch; the usual answer for a
+        # steady library is "unchanged, done", decided from the index alone.
+        found = await self._history.lookup(
+            [(path, e.size, e.mtime_ns, e.inode, ph) for path, e, _, ph in resolved]
+        )
+        stale = [e for (_, e, _, _), (fp, _, _) in zip(resolved, found, strict=True) if not fp]
+        if stale:
+            computed = await self._compute_fingerprints(stale)
+            refs = await self._history.find_refs(
+                [(computed[path], ph) for path, _, _, ph in resolved if path in computed]
+            )
+            for index, ((path, _, _, ph), (fp, _, _)) in enumerate(
+                zip(resolved, found, strict=True)
+            ):
+                if not fp and path in computed:
+                    ref = refs.get((computed[path], ph))
+                    job = (ref.id, ref.state.value) if ref is not None else ("", "")
+                    found[index] = (computed[path], *job)
+        # Full records only for files whose job is not done (their reasons quote its error).
         details = {
             job.id: job
             for job in await self._history.get_jobs(
-                [ref.id for ref in refs.values() if ref.state is not JobState.SUCCEEDED]
+                [job_id for _, job_id, state in found if job_id and state != _SUCCEEDED]
             )
         }
-        for entry, resolution, key in resolved:
-            path = str(entry.path)
-            ref = refs.get(key)
-            if ref is not None and ref.state is JobState.SUCCEEDED:
-                report.decisions.append(
+        done = tell.done
+        for (path, entry, resolution, _), (fp, job_id, state) in zip(resolved, found, strict=True):
+            if state == _SUCCEEDED:
+                done(path, resolution.profile.name, job_id)
+            elif not fp:
+                add(
                     Decision(
                         path=path,
-                        kind=DecisionKind.DONE,
-                        reason=f"done by job {ref.id}",
+                        kind=DecisionKind.SKIPPED,
+                        reason="unreadable: could not fingerprint the file",
                         profile=resolution.profile.name,
-                        job_id=ref.id,
                     )
                 )
-                continue
-            if ref is not None and ref.id in details:
-                report.decisions.append(job_decision(path, details[ref.id]))
-                continue
-            decision, created = await self._decide_new(entry, resolution, key[0], queue=queue)
-            report.decisions.append(decision)
-            if created is not None:
-                report.queued.append(created)
-        return report
+            elif job_id in details:
+                add(job_decision(path, details[job_id]))
+            else:
+                decision, created = await self._decide_new(entry, resolution, fp, queue=queue)
+                if created is not None:
+                    tell.queued(created)
+                add(decision)
 
-    def _resolve_all(
-        self,
-        entries: Sequence[ScanEntry],
-        fingerprints: dict[str, str],
-        report: ScanReport,
-    ) -> list[tuple[ScanEntry, Resolution, tuple[str, str]]]:
-        """Resolve every entry's profile; skipped files go straight into the report."""
+    def _resolve_all(self, entries: Sequence[ScanEntry]) -> tuple[list[Decision], list[_Resolved]]:
+        """Resolve every entry's profile (in the walk thread: it reads cascade files).
+
+        Returns:
+            The decisions of the files skipped, and ``(path, entry, resolution, settings hash)``
+            of the others.
+        """
         settings = self._settings
-        # (entry, resolution, (fingerprint, settings hash)); hashes computed once per profile.
-        resolved: list[tuple[ScanEntry, Resolution, tuple[str, str]]] = []
-        hashes: dict[int, str] = {}
+        skipped: list[Decision] = []
+        resolved: list[_Resolved] = []
+        hashes: dict[int, str] = {}  # computed once per profile
         for entry in entries:
             path = str(entry.path)
             try:
                 resolution = self._profiles.resolve(entry.path, entry.root, settings.profile)
             except ClustercodeError as exc:
-                report.decisions.append(
-                    Decision(path=path, kind=DecisionKind.SKIPPED, reason=str(exc))
-                )
+                skipped.append(Decision(path=path, kind=DecisionKind.SKIPPED, reason=str(exc)))
                 continue
             reason = resolution.pre_skip_reason(entry.size)
-            fp = fingerprints.get(path)
-            if reason is None and fp is None:
-                reason = "unreadable: could not fingerprint the file"
             if reason is not None:
-                report.decisions.append(
+                skipped.append(
                     Decision(
                         path=path,
                         kind=DecisionKind.SKIPPED,
@@ -236,13 +290,12 @@ class Decider:
                     )
                 )
                 continue
-            assert fp is not None
             profile = resolution.profile
             ph = hashes.get(id(profile))
             if ph is None:
                 ph = hashes[id(profile)] = profile.settings_hash()
-            resolved.append((entry, resolution, (fp, ph)))
-        return resolved
+            resolved.append((path, entry, resolution, ph))
+        return skipped, resolved
 
     async def decide_file(
         self, entry: ScanEntry, resolution: Resolution, *, queue: bool, skip_rules: bool = True
@@ -346,8 +399,12 @@ class Decider:
                 result[str(entry.path)] = record.fingerprint
             else:
                 stale.append(entry)
-        if not stale:
-            return result
+        if stale:
+            result.update(await self._compute_fingerprints(stale))
+        return result
+
+    async def _compute_fingerprints(self, entries: Sequence[ScanEntry]) -> dict[str, str]:
+        """Fingerprint the files (a few at a time) and record them in the path cache."""
         semaphore = asyncio.Semaphore(_FINGERPRINT_WORKERS)
 
         async def one(entry: ScanEntry) -> FileRecord | None:
@@ -365,7 +422,6 @@ class Decider:
                 fingerprint=fp,
             )
 
-        records = [r for r in await asyncio.gather(*(one(e) for e in stale)) if r is not None]
+        records = [r for r in await asyncio.gather(*(one(e) for e in entries)) if r is not None]
         await self._history.put_files(records)
-        result.update({r.path: r.fingerprint for r in records})
-        return result
+        return {r.path: r.fingerprint for r in records}

@@ -5,14 +5,22 @@ Plain values; the gRPC servicer turns them into protobuf messages.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from clustercode.library import ScanStats
-from clustercode.models import Decision, DecisionKind, Job, JobState
+from clustercode.models import Decision, DecisionKind, JobState
 
-__all__ = ["Explanation", "ProfileSummary", "ScanReport", "Status"]
+__all__ = [
+    "KEPT_DECISIONS",
+    "Explanation",
+    "ProfileSummary",
+    "ScanProgress",
+    "ScanReport",
+    "Status",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +34,48 @@ class Status:
     queue_depth: int
     active_jobs: int
     counts: Mapping[JobState, int] = field(default_factory=dict)
+    scan: ScanProgress | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanProgress:
+    """Where the running (or last) library scan is.
+
+    Attributes:
+        running: whether a scan is walking or deciding now.
+        files: media files seen so far.
+        directories: directories listed so far.
+        files_per_second: files seen per second since the scan began.
+        directory: the directory being listed (the last one, once finished).
+        decided: files decided so far.
+        queued: jobs queued so far.
+        seconds: time since the scan began (its duration, once finished).
+    """
+
+    running: bool
+    files: int
+    directories: int
+    files_per_second: float
+    directory: str
+    decided: int
+    queued: int
+    seconds: float
+
+    @classmethod
+    def of(cls, report: ScanReport) -> ScanProgress:
+        """A snapshot of a report being filled in."""
+        now = time.monotonic()
+        stats = report.stats
+        return cls(
+            running=not report.finished,
+            files=stats.files,
+            directories=stats.dirs,
+            files_per_second=report.rate(now),
+            directory=stats.directory,
+            decided=report.decided,
+            queued=report.queued,
+            seconds=stats.seconds if report.finished else now - report.started,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,15 +115,57 @@ class ProfileSummary:
     description: str = ""
 
 
+KEPT_DECISIONS = 10_000
+"""Decisions a scan report keeps by default; the rest are only counted (a library of a million
+files would otherwise hold a million decisions in memory)."""
+
+
 @dataclass(slots=True, kw_only=True)
 class ScanReport:
-    """The outcome of one scan: a decision per file, counts, and the walk's statistics."""
+    """The outcome of one scan: decisions per kind, the first of them, and the walk's statistics.
+
+    Filled in while the scan runs, so a status call can show a scan in progress.
+
+    Attributes:
+        decisions: the first ``keep`` decisions, in walk order.
+        stats: the walk's statistics (files seen, directories listed, the current directory).
+        queued: how many jobs the scan has created.
+        counts: decisions by kind (all of them, kept or not); computed from ``decisions`` when
+            a report is built from a list.
+        keep: how many decisions to keep.
+        started: ``time.monotonic()`` when the scan began.
+        finished: whether the walk and every decision are done.
+    """
 
     decisions: list[Decision] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)
-    queued: list[Job] = field(default_factory=list)
+    queued: int = 0
+    counts: Counter[DecisionKind] = field(default_factory=Counter)
+    keep: int = KEPT_DECISIONS
+    started: float = field(default_factory=time.monotonic)
+    finished: bool = False
+
+    def __post_init__(self) -> None:
+        if self.decisions and not self.counts:
+            self.counts = Counter(d.kind for d in self.decisions)
+
+    def add(self, decision: Decision) -> None:
+        """Count a decision, and keep it while fewer than ``keep`` are kept."""
+        self.counts[decision.kind] += 1
+        if len(self.decisions) < self.keep:
+            self.decisions.append(decision)
 
     @property
-    def counts(self) -> Counter[DecisionKind]:
-        """Decisions by kind."""
-        return Counter(d.kind for d in self.decisions)
+    def decided(self) -> int:
+        """Decisions made so far."""
+        return sum(self.counts.values())
+
+    @property
+    def truncated(self) -> bool:
+        """Whether decisions were counted but not kept."""
+        return self.decided > len(self.decisions)
+
+    def rate(self, now: float | None = None) -> float:
+        """Files seen per second since the scan began."""
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        return self.stats.files / elapsed if elapsed > 0 else 0.0

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 import time
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
@@ -77,6 +78,7 @@ class ScanStats:
         errors: directories (or roots) that could not be listed.
         error_paths: the first of those paths, with the reason.
         seconds: wall time of the scan once it has finished.
+        directory: the directory being listed (for progress displays).
     """
 
     files: int = 0
@@ -85,6 +87,7 @@ class ScanStats:
     errors: int = 0
     error_paths: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    directory: str = ""
 
 
 def _record_error(stats: ScanStats, path: str, exc: OSError) -> None:
@@ -97,6 +100,19 @@ def _record_error(stats: ScanStats, path: str, exc: OSError) -> None:
 
 def _name(entry: os.DirEntry[str]) -> str:
     return entry.name
+
+
+if sys.version_info < (3, 12):
+    # Python 3.11's Path(str) parses the whole string (several microseconds a file, a tenth of a
+    # million-file scan); deriving each file's path from its directory's skips the parsing.
+    # Python 3.12 parses paths lazily, so Path(str) is cheap there.
+    def _child_path(directory: Path, name: str, full: str) -> Path:
+        return directory._make_child_relpath(name)  # type: ignore[attr-defined,no-any-return]
+
+else:
+
+    def _child_path(directory: Path, name: str, full: str) -> Path:
+        return Path(full)
 
 
 def _dir_key(path: str) -> tuple[int, int] | None:
@@ -186,6 +202,8 @@ def scan(
                 _record_error(stats, directory, exc)
                 continue
             stats.dirs += 1
+            stats.directory = directory
+            directory_path = Path(directory)
             subdirs: list[str] = []
             for entry in children:
                 name = entry.name
@@ -242,7 +260,7 @@ def scan(
                     continue
                 stats.files += 1
                 yield ScanEntry(
-                    path=Path(entry.path),
+                    path=_child_path(directory_path, name, entry.path),
                     root=root,
                     size=st.st_size,
                     mtime_ns=st.st_mtime_ns,

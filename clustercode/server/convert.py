@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from clustercode.api.v1 import jobs_pb2, library_pb2, service_pb2
 from clustercode.errors import InvalidArgumentError
-from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
+from clustercode.jobs.views import Explanation, ProfileSummary, ScanProgress, ScanReport, Status
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "page_size_from",
     "profile_to_proto",
     "required",
+    "scan_progress_to_proto",
     "scan_to_proto",
     "slice_to_proto",
     "status_to_proto",
@@ -231,6 +232,21 @@ def status_to_proto(status: Status) -> service_pb2.GetStatusResponse:
             jobs_pb2.JobStateCount(state=value, count=status.counts.get(state, 0))
             for state, value in _JOB_STATES.items()
         ],
+        scan=scan_progress_to_proto(status.scan) if status.scan is not None else None,
+    )
+
+
+def scan_progress_to_proto(progress: ScanProgress) -> library_pb2.ScanProgress:
+    """Return the progress of a library scan as GetStatus shows it."""
+    return library_pb2.ScanProgress(
+        running=progress.running,
+        files_seen=progress.files,
+        directories_seen=progress.directories,
+        files_per_second=progress.files_per_second,
+        current_directory=progress.directory,
+        files_decided=progress.decided,
+        jobs_queued=progress.queued,
+        elapsed_seconds=progress.seconds,
     )
 
 
@@ -243,7 +259,7 @@ def scan_to_proto(report: ScanReport, max_decisions: int) -> service_pb2.ScanLib
             for kind, value in _DECISION_KINDS.items()
         ],
         decisions=[decision_to_proto(d) for d in decisions],
-        decisions_truncated=len(report.decisions) > max_decisions,
+        decisions_truncated=report.decided > len(decisions),
     )
 
 

@@ -14,6 +14,7 @@ from clustercode.store._lua import (
     FILES_SCRIPT,
     FIND_JOBS_SCRIPT,
     FIND_SCRIPT,
+    LOOKUP_SCRIPT,
     PAGE_SCRIPT,
     SLICE_SCRIPT,
 )
@@ -57,6 +58,7 @@ class RedisStore:
         self._find_script = self._client.register_script(FIND_SCRIPT)
         self._find_jobs_script = self._client.register_script(FIND_JOBS_SCRIPT)
         self._files_script = self._client.register_script(FILES_SCRIPT)
+        self._lookup_script = self._client.register_script(LOOKUP_SCRIPT)
 
 
 def translated(

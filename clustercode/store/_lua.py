@@ -1,5 +1,6 @@
 """The Lua scripts History runs inside Redis: each a read that must see one consistent state
-(a page of jobs, a job with its slices, index look-ups, the scanner's path cache).
+(a page of jobs, a job with its slices, index look-ups, the scanner's path cache and its
+one-call check of a batch of files).
 
 Private to :mod:`clustercode.store`; registered once per client in :mod:`._base`.
 """
@@ -40,7 +41,9 @@ for i = 1, #items, 2 do
   out[#out + 1] = items[i + 1]
   out[#out + 1] = redis.call('GET', prefix .. items[i]) or ''
 end
-return out
+-- One string (stored JSON never holds a raw newline): one bulk reply parses much faster than
+-- three per job.
+return table.concat(out, '\\n')
 """
 
 SLICE_SCRIPT = """
@@ -88,4 +91,52 @@ for i = 1, #values do
   if not values[i] then values[i] = '' end
 end
 return table.concat(values, '\\n')
+"""
+
+LOOKUP_SCRIPT = """
+-- What a scan needs to know of many files, in one round trip and one string, so that the client
+-- neither sends thousands of arguments nor decodes thousands of records.
+-- KEYS[1] the path cache hash. ARGV[1] fingerprint index key prefix; ARGV[2] the paths joined by
+-- NUL bytes; ARGV[3] per path "size mtime_ns ino profile_hash", joined by newlines.
+-- Returns per path, joined by newlines: '' when the cached record is missing or stale, '?' when
+-- it is not in the compact form this script reads, else the fingerprint followed by " id state"
+-- when the content has a job under that profile hash.
+local paths, stamps = {}, {}
+local start = 1
+while true do
+  local stop = string.find(ARGV[2], '\\0', start, true)
+  if not stop then
+    paths[#paths + 1] = string.sub(ARGV[2], start)
+    break
+  end
+  paths[#paths + 1] = string.sub(ARGV[2], start, stop - 1)
+  start = stop + 1
+end
+for line in string.gmatch(ARGV[3], '[^\\n]+') do
+  stamps[#stamps + 1] = line
+end
+local out = {}
+local records = redis.call('HMGET', KEYS[1], unpack(paths))
+for i = 1, #paths do
+  local raw = records[i]
+  if not raw then
+    out[i] = ''
+  else
+    local size, mtime, ino, fp = string.match(raw,
+      '^{"size":(%d+),"mtime_ns":(%-?%d+),"ino":(%d+),"fingerprint":"([^"\\\\]*)"}$')
+    if not size then
+      out[i] = '?'
+    else
+      local want_size, want_mtime, want_ino, profile_hash =
+        string.match(stamps[i], '^(%S+) (%S+) (%S+) (%S+)$')
+      if size ~= want_size or mtime ~= want_mtime or ino ~= want_ino then
+        out[i] = ''
+      else
+        local entry = redis.call('HGET', ARGV[1] .. fp, profile_hash)
+        out[i] = entry and (fp .. ' ' .. entry) or fp
+      end
+    end
+  end
+end
+return table.concat(out, '\\n')
 """

@@ -36,8 +36,53 @@ class FileRecord:
     fingerprint: str
 
 
+Lookup = tuple[str, str, str]
+"""What the path cache and the fingerprint index know of a file (see ``FileCache.lookup``):
+``(fingerprint, job_id, state)``. The fingerprint is "" when the file must be fingerprinted again;
+job id and state (a :class:`clustercode.models.JobState` value) are "" when that content has no
+job under the profile hash asked about. A plain tuple: a scan makes a million of them."""
+
+
 class FileCache(RedisStore):
     """Path cache operations (a part of :class:`clustercode.store.history.History`)."""
+
+    @translated
+    async def lookup(self, files: Sequence[tuple[str, int, int, int, str]]) -> list[Lookup]:
+        """Check many files against the path cache and the fingerprint index at once.
+
+        What a scan needs for a file it has seen before, computed in Redis: one round trip per
+        :data:`BATCH` files, with the arguments and the reply each in one string (encoding
+        thousands of arguments, or decoding thousands of records, costs more than the lookups).
+
+        Args:
+            files: ``(path, size, mtime_ns, ino, profile_hash)`` per file (no file name holds a
+                NUL byte, which separates the paths).
+
+        Returns:
+            One :data:`Lookup` per file, in order: the cached fingerprint if the record matches
+            size, mtime and inode, and the job of that content under the profile hash.
+        """
+        script = self._lookup_script
+        found: list[Lookup] = []
+        for chunk in chunks(files):
+            paths = "\0".join(path for path, *_ in chunk)
+            stamps = "\n".join(f"{size} {mtime} {ino} {ph}" for _, size, mtime, ino, ph in chunk)
+            reply = await script(keys=[keys.FILES], args=[keys.fingerprint(""), paths, stamps])
+            for (path, size, mtime, ino, _), row in zip(
+                chunk, text(reply).split("\n"), strict=True
+            ):
+                if row == "?":  # a record in another form: read it the slow way
+                    record = (await self.get_files([path])).get(path)
+                    same = record is not None and (record.size, record.mtime_ns, record.ino) == (
+                        size,
+                        mtime,
+                        ino,
+                    )
+                    found.append((record.fingerprint if record and same else "", "", ""))
+                    continue
+                parts = row.split(" ")
+                found.append((parts[0], parts[1], parts[2]) if len(parts) == 3 else (row, "", ""))
+        return found
 
     @translated
     async def get_files(self, paths: Sequence[str]) -> dict[str, FileRecord]:

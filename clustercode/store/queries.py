@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio.client import Pipeline
 
@@ -201,13 +200,13 @@ class JobQueries(RedisStore):
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         score, member = decode_page_token(page_token, scope) if page_token else ("", "")
         # One round trip: the script reads the ids after the cursor and their records.
-        reply: list[Any] = await self._page_script(
-            keys=[zset], args=[keys.job(""), order, size + 1, score, member]
+        reply = text(
+            await self._page_script(
+                keys=[zset], args=[keys.job(""), order, size + 1, score, member]
+            )
         )
-        rows = [
-            (text(reply[i]), text(reply[i + 1]), text(reply[i + 2]))
-            for i in range(0, len(reply), 3)
-        ]
+        parts = reply.split("\n") if reply else []
+        rows = [(parts[i], parts[i + 1], parts[i + 2]) for i in range(0, len(parts), 3)]
         jobs: list[Job] = []
         for job_id, _, raw in rows[:size]:
             if not raw:

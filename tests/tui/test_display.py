@@ -132,3 +132,15 @@ def test_read_token(tmp_path: Path) -> None:
         read_token(str(token_file), environ={})
     with pytest.raises(TokenError, match="cannot carry"):
         read_token(None, environ={"CLUSTERCODE_TOKEN": "two words"})
+
+
+def test_scan_progress_running_and_finished() -> None:
+    progress = library_pb2.ScanProgress(
+        running=True, files_seen=120_000, files_per_second=41_000.4, jobs_queued=3,
+        current_directory="/library/shows/x",
+    )  # fmt: skip
+    assert display.scan_progress(progress) == (
+        "scanning 120,000 files (41,000/s, 3 queued) in /library/shows/x"
+    )
+    progress.running, progress.elapsed_seconds = False, 24.4
+    assert display.scan_progress(progress) == "scanned 120,000 files in 24 s"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from clustercode.api.v1 import jobs_pb2, library_pb2
 from clustercode.errors import InvalidArgumentError
+from clustercode.jobs.views import ScanProgress, ScanReport, Status
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
 from clustercode.server import convert
 
@@ -175,3 +178,24 @@ def test_required() -> None:
     assert convert.required("x", "path") == "x"
     with pytest.raises(InvalidArgumentError, match=r"^job_id: is required$"):
         convert.required("", "job_id")
+
+
+def test_status_carries_scan_progress_and_counts_cover_dropped_decisions() -> None:
+    report = ScanReport(keep=2)
+    for n in range(5):
+        report.add(Decision(path=f"/l/{n}.mkv", kind=DecisionKind.DONE, reason="done"))
+    report.queued = 1
+    report.stats.files, report.stats.dirs, report.stats.directory = 5, 2, "/l/x"
+    progress = ScanProgress.of(report)
+    status = Status(
+        version="1", executor="local", executor_error="", redis_error="", queue_depth=0,
+        active_jobs=0, scan=progress,
+    )  # fmt: skip
+    message = convert.status_to_proto(status).scan
+    assert (message.running, message.files_seen, message.directories_seen) == (True, 5, 2)
+    assert (message.files_decided, message.jobs_queued) == (5, 1)
+    assert message.current_directory == "/l/x" and message.elapsed_seconds >= 0
+    assert not convert.status_to_proto(replace(status, scan=None)).HasField("scan")
+    scan = convert.scan_to_proto(report, 10)
+    assert len(scan.decisions) == 2 and scan.decisions_truncated
+    assert {c.kind: c.count for c in scan.counts}[library_pb2.DECISION_KIND_DONE] == 5

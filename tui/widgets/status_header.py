@@ -1,4 +1,4 @@
-"""The top line: server version, executor and Redis health, queue depth, active jobs."""
+"""The top line: server version, executor and Redis health, queue depth, active jobs, scan."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from clustercode.api.v1 import service_pb2
+from tui.display import scan_progress
 
 __all__ = ["StatusHeader"]
 
@@ -31,9 +32,10 @@ class StatusHeader(Static):
             status.executor_healthy, status.executor_message
         )
         redis = _health(status.redis_healthy, status.redis_message)
+        scan = f"  |  {scan_progress(status.scan)}" if status.HasField("scan") else ""
         self._show(
             f"clustercode {status.version} @ {self.address}  |  executor {executor}  |  "
-            f"redis {redis}  |  queued {status.queue_depth}  |  active {status.active_jobs}"
+            f"redis {redis}  |  queued {status.queue_depth}  |  active {status.active_jobs}" + scan
         )
 
     def show_disconnected(self, reason: str) -> None:

@@ -67,3 +67,23 @@ class Profile(_message.Message):
     priority: int
     description: str
     def __init__(self, name: _Optional[str] = ..., origin: _Optional[str] = ..., container: _Optional[str] = ..., video_args: _Optional[_Iterable[str]] = ..., audio_copy: _Optional[bool] = ..., audio_args: _Optional[_Iterable[str]] = ..., slice_seconds: _Optional[float] = ..., priority: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ScanProgress(_message.Message):
+    __slots__ = ("running", "files_seen", "directories_seen", "files_per_second", "current_directory", "files_decided", "jobs_queued", "elapsed_seconds")
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    FILES_SEEN_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORIES_SEEN_FIELD_NUMBER: _ClassVar[int]
+    FILES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    FILES_DECIDED_FIELD_NUMBER: _ClassVar[int]
+    JOBS_QUEUED_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    running: bool
+    files_seen: int
+    directories_seen: int
+    files_per_second: float
+    current_directory: str
+    files_decided: int
+    jobs_queued: int
+    elapsed_seconds: float
+    def __init__(self, running: _Optional[bool] = ..., files_seen: _Optional[int] = ..., directories_seen: _Optional[int] = ..., files_per_second: _Optional[float] = ..., current_directory: _Optional[str] = ..., files_decided: _Optional[int] = ..., jobs_queued: _Optional[int] = ..., elapsed_seconds: _Optional[float] = ...) -> None: ...
