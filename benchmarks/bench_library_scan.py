@@ -36,7 +36,8 @@ from pathlib import Path
 from benchmarks.bench_scan import build_tree
 from clustercode.config import Settings, load_settings
 from clustercode.errors import UnavailableError
-from clustercode.jobs.decide import Decider, new_job, output_path
+from clustercode.jobs.decide import Decider
+from clustercode.jobs.resolve import new_job, output_path
 from clustercode.library.fingerprint import fingerprint
 from clustercode.library.scanner import scan
 from clustercode.models import DecisionKind, Job, JobState

@@ -267,7 +267,7 @@ async def render(args: argparse.Namespace) -> int:
     """Print the Workflow manifest a file's job would submit."""
     import yaml
 
-    from clustercode.jobs.decide import new_job, resolve_file
+    from clustercode.jobs.resolve import new_job, resolve_file
     from clustercode.jobs.workflows import manifest_factory
 
     settings = _settings_for_file(args)

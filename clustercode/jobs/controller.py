@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
@@ -18,20 +17,22 @@ from clustercode import __version__
 from clustercode.config.settings import Settings
 from clustercode.errors import (
     ClustercodeError,
-    ConfigError,
     FailedPreconditionError,
     InvalidArgumentError,
     excerpt,
 )
 from clustercode.executors import Executor, make_executor
 from clustercode.jobs.activity import log_scan
-from clustercode.jobs.decide import Decider, output_path, resolve_file
+from clustercode.jobs.decide import Decider
 from clustercode.jobs.in_place import record_in_place_output
+from clustercode.jobs.periodic import scan_periodically
 from clustercode.jobs.reconcile import reconcile, reconcile_until_done
 from clustercode.jobs.recovery import remove_work
+from clustercode.jobs.resolve import output_path, resolve_file
 from clustercode.jobs.runner import JobRunner
 from clustercode.jobs.scheduler import Scheduler
-from clustercode.jobs.stopping import interrupt, keep_lease
+from clustercode.jobs.startup import prepare
+from clustercode.jobs.stopping import interrupt, keep_lease, wait_until_stopped
 from clustercode.jobs.views import (
     Explanation,
     ProfileSummary,
@@ -40,7 +41,6 @@ from clustercode.jobs.views import (
     Status,
 )
 from clustercode.jobs.workflows import ManifestFactory, manifest_factory, min_slices
-from clustercode.library.fswatch import LibraryWatcher
 from clustercode.library.mediainfo import probe
 from clustercode.library.scanner import ScanEntry
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
@@ -118,22 +118,8 @@ class Controller:
         Raises:
             LeaseError: another control service runs jobs on the same store (without ``wait``).
         """
-        settings.require_library()
-        missing = [str(root) for root in settings.libraries if not root.is_dir()]
-        if missing:
-            raise ConfigError(f"library root {', '.join(missing)}: no such directory")
-        profiles = ProfileSet.load(
-            settings.profiles_dir, trust_ffmpeg_args=settings.trust_ffmpeg_args
-        )
+        profiles = prepare(settings)
         manifests = manifest_factory(settings)
-        dirs = [settings.work_dir, settings.state_dir]
-        if settings.output is not None:
-            dirs.append(settings.output)
-        for path in dirs:
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
         handle: RedisHandle = await connect(settings.redis_url, settings.state_dir)
         executor: Executor | None = None
         controller: Controller | None = None
@@ -348,7 +334,7 @@ class Controller:
             raise FailedPreconditionError(f"job {job_id} is {job.state.value}: nothing to cancel")
         await self.scheduler.cancel(job)
         if job.state is JobState.RUNNING:
-            return await self._wait_state(job_id, lambda j: j.state is not JobState.RUNNING)
+            return await wait_until_stopped(self.history, job_id)
         return await self.history.get_job(job_id)
 
     async def retry(self, job_id: str) -> Job:
@@ -380,22 +366,7 @@ class Controller:
 
     async def list_profiles(self) -> list[ProfileSummary]:
         """The named profiles, built-in and the user's."""
-        summaries = []
-        for name in self.profiles.names():
-            profile = self.profiles.get(name)
-            summaries.append(
-                ProfileSummary(
-                    name=name,
-                    origin=str(self.profiles.source(name)),
-                    container=profile.container,
-                    video=profile.video,
-                    audio=profile.audio,
-                    slice_seconds=profile.slice_seconds,
-                    priority=profile.priority,
-                    description=profile.description,
-                )
-            )
-        return summaries
+        return [ProfileSummary.of(self.profiles, name) for name in self.profiles.names()]
 
     async def run_until_idle(self) -> None:
         """Run queued jobs until none is queued, running or waiting for a retry."""
@@ -403,52 +374,13 @@ class Controller:
 
     async def serve_forever(self, stop: asyncio.Event) -> None:
         """Run the scheduler and periodic scans until ``stop`` is set."""
-        scans = asyncio.create_task(self._scan_periodically(stop))
+        scans = asyncio.create_task(scan_periodically(self.scan, self.settings, stop))
         try:
             await self.scheduler.run(stop=stop)
         finally:
             scans.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await scans
-
-    async def _scan_periodically(self, stop: asyncio.Event) -> None:
-        """Scan now, then every scan interval, and soon after files change in the library."""
-        watcher = LibraryWatcher(
-            self.settings.libraries,
-            exclude=self.settings.excluded_dirs(),
-            settle_seconds=self.settings.settle_seconds,
-        )
-        await watcher.start()
-        interval = self.settings.scan_interval
-        try:
-            while not stop.is_set():
-                try:
-                    await self.scan()
-                except ClustercodeError as exc:
-                    log.error("scan failed: %s", exc)
-                except Exception:
-                    # A bug must not end the periodic scan: log it and scan again next time.
-                    log.exception("scan failed unexpectedly; scanning again in %ss", interval)
-                waits = [
-                    asyncio.ensure_future(stop.wait()),
-                    asyncio.ensure_future(watcher.wait_settled()),
-                ]
-                await asyncio.wait(
-                    waits, timeout=self.settings.scan_interval, return_when=asyncio.FIRST_COMPLETED
-                )
-                for waiter in waits:
-                    waiter.cancel()
-        finally:
-            await watcher.stop()
-
-    async def _wait_state(self, job_id: str, done: Callable[[Job], bool]) -> Job:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            job = await self.history.get_job(job_id)
-            if done(job):
-                return job
-            await asyncio.sleep(0.1)
-        return await self.history.get_job(job_id)
 
     def _resolve(
         self, path: str, profile: str | None, *, fresh: bool = False

@@ -1,19 +1,22 @@
-"""How a control service stops running jobs: on Ctrl-C, and when it lost the store's lease."""
+"""How a control service stops running jobs: on Ctrl-C, when it lost the store's lease, and
+waiting for a cancelled run to end."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from clustercode.errors import ClustercodeError
 from clustercode.executors.base import Executor
 from clustercode.jobs.scheduler import Scheduler
+from clustercode.models import Job, JobState
 from clustercode.store.history import History
 from clustercode.store.lease import Lease
 
 log = logging.getLogger(__name__)
 
-__all__ = ["interrupt", "keep_lease"]
+__all__ = ["interrupt", "keep_lease", "wait_until_stopped"]
 
 
 async def interrupt(history: History, scheduler: Scheduler, *, grace: float, requeue: bool) -> None:
@@ -49,3 +52,15 @@ async def keep_lease(lease: Lease, scheduler: Scheduler, executor: Executor) -> 
     await scheduler.shutdown(cancel_running=False)
     if executor.name == "local":
         await executor.close()
+
+
+async def wait_until_stopped(history: History, job_id: str, *, within: float = 60.0) -> Job:
+    """The job's record once it is no longer running (a cancelled run takes a moment to end),
+    or as it is after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        job = await history.get_job(job_id)
+        if job.state is not JobState.RUNNING:
+            return job
+        await asyncio.sleep(0.1)
+    return await history.get_job(job_id)

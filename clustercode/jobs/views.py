@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from clustercode.library import ScanStats
 from clustercode.models import Decision, DecisionKind, JobState
+from clustercode.profiles import ProfileSet
 
 __all__ = [
     "KEPT_DECISIONS",
@@ -113,6 +114,21 @@ class ProfileSummary:
     slice_seconds: float
     priority: int
     description: str = ""
+
+    @classmethod
+    def of(cls, profiles: ProfileSet, name: str) -> ProfileSummary:
+        """The summary of the profile ``name`` of ``profiles``."""
+        profile = profiles.get(name)
+        return cls(
+            name=name,
+            origin=str(profiles.source(name)),
+            container=profile.container,
+            video=profile.video,
+            audio=profile.audio,
+            slice_seconds=profile.slice_seconds,
+            priority=profile.priority,
+            description=profile.description,
+        )
 
 
 KEPT_DECISIONS = 10_000

@@ -9,7 +9,7 @@ import pytest
 
 from clustercode.config.settings import Settings
 from clustercode.errors import ProfileError
-from clustercode.jobs.decide import output_path
+from clustercode.jobs.resolve import output_path
 from clustercode.profiles import ProfileSet
 from clustercode.profiles._cascade import parse_text
 
