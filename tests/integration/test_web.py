@@ -22,7 +22,7 @@ from tests.support.chromium import headless_chromium
 
 pytestmark = pytest.mark.timeout(300)
 
-TOKEN = "web-view-token-7d1e"
+TOKEN = "web-view-token-7d1e-0123456789abcdef"
 
 # The page's script keeps its xterm.js terminal to itself and draws it on a canvas. Catch the
 # terminal as the page stores it, so the test can read the screen's text from its buffer.

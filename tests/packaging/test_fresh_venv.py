@@ -151,7 +151,8 @@ def test_compose_control_service_serves_and_transcodes(
     output.mkdir()
     (tmp_path / "volumes" / "state").mkdir(parents=True)
     secret = tmp_path / "volumes" / "clustercode_token"
-    secret.write_text("s3cret-token\n")
+    secret.write_text("compose-secret-token-0123456789abcdef\n")
+    secret.chmod(0o400)  # as the README has the user do: the token file is refused otherwise
     subprocess.run(
         [str(cluster_venv.bin / "ffmpeg"), "-nostdin", "-v", "error", "-f", "lavfi",
          "-i", "testsrc2=size=160x90:rate=25:duration=2", "-c:v", "libx264",
