@@ -98,6 +98,12 @@ def without_retries(doc: dict[str, Any], template: str) -> dict[str, Any]:
     return doc
 
 
+def left_for_a_retry(work: Path) -> bool:
+    """Whether the exit handler of a failed or stopped run left at most the plan and the slices
+    (what the next attempt of the job may reuse) in its work directory."""
+    return missing(work) or {p.name for p in work.iterdir()} <= {"plan.json", "slices"}
+
+
 async def test_deleted_slice_pod_is_retried_by_argo_and_output_is_frame_exact(
     executor: ArgoExecutor, harness: ArgoHarness, clip: Media
 ) -> None:
@@ -157,12 +163,13 @@ async def test_slice_failing_every_attempt_fails_the_run_with_argos_message_then
         (1, Phase.FAILED),
     }
     assert not any(e.task == "merge" and e.phase in (Phase.RUNNING, Phase.SUCCEEDED) for e in nodes)
-    # The exit handler ran after the failure and removed the work directory.
+    # The exit handler ran after the failure: the job's work directory keeps only what a retry
+    # may reuse (the plan and proven slices), no scratch files.
     assert [(e.task, e.phase) for e in nodes if e.task == "onExit"][-1] == (
         "onExit",
         Phase.SUCCEEDED,
     )
-    assert missing(clip.work / job.id)
+    assert left_for_a_retry(clip.work / job.id)
     assert missing(Path(job.output))
 
 
@@ -190,7 +197,7 @@ async def test_exit_handler_runs_after_stop(
     assert final is not None
     assert (final.phase, final.message) == (Phase.FAILED, "Stopped with strategy 'Stop'")
     assert [e.phase for e in seen if e.task == "onExit"][-1] is Phase.SUCCEEDED
-    assert missing(clip.work / job.id)
+    assert left_for_a_retry(clip.work / job.id)
     assert missing(Path(job.output))
 
 
