@@ -7,6 +7,10 @@ binary) once per session in a temporary state directory. ``redis_url`` is parame
 
 ``control``, ``channel`` and ``stub`` serve the gRPC API with a token on a free loopback port over
 the in-memory control plane of ``server_double``.
+
+``helm`` is the helm binary; ``defaults`` and ``variant`` are the chart rendered once per test
+module with its default values and with ``VARIANT``; ``clean_env`` drops the caller's
+CLUSTERCODE_* variables.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from clustercode.api.v1 import service_pb2_grpc
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.embedded import EmbeddedRedis
 from clustercode.store.history import History
-from tests.conftest import REQUIRE_TOOLS
+from tests.conftest import REQUIRE_TOOLS, require_tool
 from tests.integration.grpc_client import serving
 from tests.integration.server_double import ControlDouble
+from tests.support.chart import VARIANT, Manifest, render_chart
 
 
 def free_port() -> int:
@@ -184,3 +189,30 @@ async def channel(control: ControlDouble) -> AsyncIterator[grpc.aio.Channel]:
 def stub(channel: grpc.aio.Channel) -> service_pb2_grpc.ClustercodeServiceAsyncStub:
     """The generated stub over the channel."""
     return service_pb2_grpc.ClustercodeServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    """Path of helm (tools/install-helm)."""
+    return require_tool("helm")
+
+
+@pytest.fixture(scope="module")
+def defaults(helm: str, tmp_path_factory: pytest.TempPathFactory) -> list[Manifest]:
+    """The chart rendered with its default values."""
+    return render_chart(helm, tmp_path_factory.mktemp("defaults"))
+
+
+@pytest.fixture(scope="module")
+def variant(helm: str, tmp_path_factory: pytest.TempPathFactory) -> list[Manifest]:
+    """The chart rendered with VARIANT."""
+    return render_chart(helm, tmp_path_factory.mktemp("variant"), VARIANT)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No CLUSTERCODE_* variables from the caller's environment."""
+    for name in list(os.environ):
+        if name.startswith("CLUSTERCODE_"):
+            monkeypatch.delenv(name)
+    yield
