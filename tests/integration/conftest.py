@@ -11,6 +11,9 @@ the in-memory control plane of ``server_double``.
 ``helm`` is the helm binary; ``defaults`` and ``variant`` are the chart rendered once per test
 module with its default values and with ``VARIANT``; ``clean_env`` drops the caller's
 CLUSTERCODE_* variables.
+
+``media`` (library, output and work directories with a generated clip) and ``sim`` (the Argo
+harness) are made once per test module; ``executor`` is an ArgoExecutor on them.
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ import pytest
 import redis
 
 from clustercode.api.v1 import service_pb2_grpc
+from clustercode.executors.argo import ArgoExecutor
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.embedded import EmbeddedRedis
 from clustercode.store.history import History
+from pipelines.ffmpeg import ffmpeg_path
 from tests.conftest import REQUIRE_TOOLS, require_tool
 from tests.integration.grpc_client import serving
 from tests.integration.server_double import ControlDouble
+from tests.support.argo_executor import TOKEN, Media, argo_settings
+from tests.support.argo_harness import ArgoHarness, start_argo_harness
 from tests.support.chart import VARIANT, Manifest, render_chart
 
 
@@ -216,3 +223,42 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("CLUSTERCODE_"):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    root = tmp_path_factory.mktemp("argo")
+    library, output, work = root / "library", root / "output", root / "work"
+    for directory in (library, output, work):
+        directory.mkdir()
+    source = library / "show" / "clip.mkv"
+    source.parent.mkdir()
+    subprocess.run(
+        [ffmpeg_path(), "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=160x90:rate=25:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
+         "-g", "30", str(source)],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    token_file = root / "token"
+    token_file.write_text(TOKEN + "\n")
+    return Media(library=library, output=output, work=work, source=source, token_file=token_file)
+
+
+@pytest.fixture(scope="module")
+def sim(media: Media) -> Iterator[ArgoHarness]:
+    # The work directory comes through a PersistentVolumeClaim, the others as host paths.
+    with start_argo_harness(
+        token=TOKEN,
+        claims={"cc-work": str(media.work)},
+        max_parallel=2,
+        log_file=media.work.parent / "argo-harness.log",
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+async def executor(sim: ArgoHarness, media: Media) -> AsyncIterator[ArgoExecutor]:
+    ex = ArgoExecutor(argo_settings(sim, media))
+    yield ex
+    await ex.close()
