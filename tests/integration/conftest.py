@@ -34,11 +34,10 @@ from clustercode.executors.argo import ArgoExecutor
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.embedded import EmbeddedRedis
 from clustercode.store.history import History
-from pipelines.ffmpeg import ffmpeg_path
 from tests.conftest import REQUIRE_TOOLS, require_tool
 from tests.integration.grpc_client import serving
 from tests.integration.server_double import ControlDouble
-from tests.support.argo_executor import TOKEN, Media, argo_settings
+from tests.support.argo_executor import TOKEN, Media, argo_settings, make_media
 from tests.support.argo_harness import ArgoHarness, start_argo_harness
 from tests.support.chart import VARIANT, Manifest, render_chart
 
@@ -227,22 +226,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
-    root = tmp_path_factory.mktemp("argo")
-    library, output, work = root / "library", root / "output", root / "work"
-    for directory in (library, output, work):
-        directory.mkdir()
-    source = library / "show" / "clip.mkv"
-    source.parent.mkdir()
-    subprocess.run(
-        [ffmpeg_path(), "-nostdin", "-v", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=160x90:rate=25:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
-         "-g", "30", str(source)],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    token_file = root / "token"
-    token_file.write_text(TOKEN + "\n")
-    return Media(library=library, output=output, work=work, source=source, token_file=token_file)
+    """Directories and a 4 s clip at 25 fps (100 frames), made once per test module."""
+    return make_media(
+        tmp_path_factory.mktemp("argo"), "testsrc2=size=160x90:rate=25:duration=4", 30
+    )
 
 
 @pytest.fixture(scope="module")

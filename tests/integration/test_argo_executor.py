@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import av
 import httpx
 import pytest
 
@@ -20,21 +19,21 @@ from clustercode.executors import Executor, NodeEvent, Phase, RunEvent
 from clustercode.executors import argo as argo_module
 from clustercode.executors.argo import ArgoExecutor
 from clustercode.jobs.workflows import argo_manifest
-from tests.support.argo_executor import NAMESPACE, TOKEN, Media, argo_settings, make_job, settings
+from tests.support.argo_executor import (
+    NAMESPACE,
+    TOKEN,
+    Media,
+    argo_settings,
+    by_index,
+    frame_count,
+    make_job,
+    missing,
+    run_to_end,
+    settings,
+)
 from tests.support.argo_harness import ArgoHarness
 
 FRAMES = 100  # 4 s at 25 fps
-
-
-async def run_to_end(ex: Executor, run_id: str) -> tuple[list[NodeEvent], RunEvent]:
-    nodes: list[NodeEvent] = []
-    async for event in ex.watch(run_id):
-        if isinstance(event, RunEvent):
-            if event.phase.done:
-                return nodes, event
-        else:
-            nodes.append(event)
-    raise AssertionError("watch ended without a final RunEvent")
 
 
 async def raw(sim: ArgoHarness, name: str) -> dict[str, Any]:
@@ -54,24 +53,6 @@ async def kill_when_running(sim: ArgoHarness, name: str, **rule: Any) -> None:
             f"{sim.url}/harness/v1/workflows/{NAMESPACE}/{name}/delete-pod", json=rule
         )
     response.raise_for_status()
-
-
-def missing(path: Path) -> bool:
-    return not path.exists()
-
-
-def frame_count(path: Path) -> int:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return sum(1 for packet in container.demux(stream) if packet.size)
-
-
-def by_index(nodes: list[NodeEvent]) -> dict[int, list[NodeEvent]]:
-    slices: dict[int, list[NodeEvent]] = {}
-    for event in nodes:
-        if event.task == "encode":
-            slices.setdefault(int(event.parameters["index"]), []).append(event)
-    return slices
 
 
 async def test_submit_watch_to_success_then_replay(
