@@ -28,8 +28,6 @@ from tests.integration.serve_process import (
     wait_for,
 )
 
-SERVICE = service_pb2.DESCRIPTOR.services_by_name["ClustercodeService"]
-
 
 def event_key(event_id: str) -> tuple[int, int]:
     """A Redis stream id ``MS-SEQ`` as a pair that sorts like the stream."""

@@ -1,8 +1,8 @@
 """The real control service over real gRPC, no test doubles: parked jobs, retries and paging,
 and a retry (or a delete) of a job that waits for its retry.
 
-Each test starts ``clustercode serve`` with the local executor and the embedded Redis, drives it
-through the generated Python stub, and checks what it did to the files: outputs, work files.
+As in test_service_api.py, each test drives a ``clustercode serve`` process (local executor,
+embedded Redis) through the generated Python stub.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from tests.integration.serve_process import (
     wait_for,
 )
 from tests.pipelines.clips import overwrite_middle
-
-SERVICE = service_pb2.DESCRIPTOR.services_by_name["ClustercodeService"]
 
 
 def distinct_clips(directory: Path, count: int) -> list[Path]:

@@ -1,8 +1,8 @@
 """The real control service over real gRPC, no test doubles: the API token guards every RPC
 but health.
 
-Each test starts ``clustercode serve`` with the local executor and the embedded Redis, drives it
-through the generated Python stub, and checks what it did to the files: outputs, work files.
+As in test_service_api.py, each test drives a ``clustercode serve`` process (local executor,
+embedded Redis) through the generated Python stub.
 """
 
 from __future__ import annotations
