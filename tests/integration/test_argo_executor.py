@@ -1,131 +1,39 @@
 """ArgoExecutor against the Argo harness (Argo's own workflow-controller behind argo-server's REST
-API, over loopback HTTP), real steps, real ffmpeg on a small generated clip."""
+API, over loopback HTTP), real steps, real ffmpeg on a small generated clip: a run watched to
+success and replayed, a killed slice retried, cancel, stop escalating to terminate, and listing
+runs by label across pages.
+
+The ``media``, ``sim`` and ``executor`` fixtures live in the integration conftest."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import httpx
 import pytest
 
-from clustercode.config.argo import ArgoSettings
-from clustercode.config.settings import Settings
-from clustercode.errors import ExecutorError, NotFoundError, UnavailableError
 from clustercode.executors import Executor, NodeEvent, Phase, RunEvent
 from clustercode.executors import argo as argo_module
 from clustercode.executors.argo import ArgoExecutor
 from clustercode.jobs.workflows import argo_manifest
-from clustercode.models import Job
-from pipelines.ffmpeg import ffmpeg_path
-from pipelines.settings import EncodeSettings
-from tests.integration.conftest import free_port
-from tests.support.argo_harness import ArgoHarness, start_argo_harness
+from tests.support.argo_executor import (
+    NAMESPACE,
+    TOKEN,
+    Media,
+    argo_settings,
+    by_index,
+    frame_count,
+    make_job,
+    missing,
+    run_to_end,
+    settings,
+)
+from tests.support.argo_harness import ArgoHarness
 
-TOKEN = "simulated-token-1"
 FRAMES = 100  # 4 s at 25 fps
-NAMESPACE = "media"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Media:
-    library: Path
-    output: Path
-    work: Path
-    source: Path
-    token_file: Path
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
-    root = tmp_path_factory.mktemp("argo")
-    library, output, work = root / "library", root / "output", root / "work"
-    for directory in (library, output, work):
-        directory.mkdir()
-    source = library / "show" / "clip.mkv"
-    source.parent.mkdir()
-    subprocess.run(
-        [ffmpeg_path(), "-nostdin", "-v", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=160x90:rate=25:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
-         "-g", "30", str(source)],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    token_file = root / "token"
-    token_file.write_text(TOKEN + "\n")
-    return Media(library=library, output=output, work=work, source=source, token_file=token_file)
-
-
-@pytest.fixture(scope="module")
-def sim(media: Media) -> Iterator[ArgoHarness]:
-    # The work directory comes through a PersistentVolumeClaim, the others as host paths.
-    with start_argo_harness(
-        token=TOKEN,
-        claims={"cc-work": str(media.work)},
-        max_parallel=2,
-        log_file=media.work.parent / "argo-harness.log",
-    ) as server:
-        yield server
-
-
-def argo_settings(sim: ArgoHarness, media: Media, **changes: Any) -> ArgoSettings:
-    fields: dict[str, Any] = {
-        "url": sim.url,
-        "namespace": NAMESPACE,
-        "token_file": media.token_file,
-        "step_command": [sys.executable, "-m", "pipelines.steps"],
-        "work_volume": {"claim": "cc-work"},
-        "retry_backoff": "1s",
-        "poll_interval": 0.2,
-        "request_timeout": 5,
-    }
-    fields.update(changes)
-    return ArgoSettings(**fields)
-
-
-def settings(argo: ArgoSettings, media: Media) -> Settings:
-    return Settings(libraries=[media.library], output=media.output, work_dir=media.work, argo=argo)
-
-
-def make_job(media: Media, job_id: str, **changes: Any) -> Job:
-    fields: dict[str, Any] = {
-        "id": job_id,
-        "source": str(media.source),
-        "fingerprint": "f",
-        "profile": "h264",
-        "profile_hash": "h",
-        "output": str(media.output / "show" / f"{job_id}.mkv"),
-        "root": str(media.library),
-        "settings": EncodeSettings(
-            video=("-c:v", "libx264", "-preset", "ultrafast"), slice_seconds=1.0
-        ).to_json(),
-    }
-    fields.update(changes)
-    return Job(**fields)
-
-
-@pytest.fixture
-async def executor(sim: ArgoHarness, media: Media) -> AsyncIterator[ArgoExecutor]:
-    ex = ArgoExecutor(argo_settings(sim, media))
-    yield ex
-    await ex.close()
-
-
-async def run_to_end(ex: Executor, run_id: str) -> tuple[list[NodeEvent], RunEvent]:
-    nodes: list[NodeEvent] = []
-    async for event in ex.watch(run_id):
-        if isinstance(event, RunEvent):
-            if event.phase.done:
-                return nodes, event
-        else:
-            nodes.append(event)
-    raise AssertionError("watch ended without a final RunEvent")
 
 
 async def raw(sim: ArgoHarness, name: str) -> dict[str, Any]:
@@ -145,24 +53,6 @@ async def kill_when_running(sim: ArgoHarness, name: str, **rule: Any) -> None:
             f"{sim.url}/harness/v1/workflows/{NAMESPACE}/{name}/delete-pod", json=rule
         )
     response.raise_for_status()
-
-
-def missing(path: Path) -> bool:
-    return not path.exists()
-
-
-def frame_count(path: Path) -> int:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return sum(1 for packet in container.demux(stream) if packet.size)
-
-
-def by_index(nodes: list[NodeEvent]) -> dict[int, list[NodeEvent]]:
-    slices: dict[int, list[NodeEvent]] = {}
-    for event in nodes:
-        if event.task == "encode":
-            slices.setdefault(int(event.parameters["index"]), []).append(event)
-    return slices
 
 
 async def test_submit_watch_to_success_then_replay(
@@ -355,110 +245,3 @@ async def test_list_runs_by_label_across_pages(
     monkeypatch.setattr(argo_module, "_PAGE", 1)
     assert {r.run_id for r in await executor.list_runs({})} == everything
     assert await executor.list_runs({"clustercode.io/job-id": "0000"}) == []
-
-
-async def test_a_rejected_workflow_says_why(sim: ArgoHarness, media: Media) -> None:
-    ex = ArgoExecutor(argo_settings(sim, media))
-    try:
-        doc = argo_manifest(make_job(media, "0aaa"), 1, settings(ex.settings, media))
-        doc["spec"]["entrypoint"] = "no-such-template"
-        with pytest.raises(ExecutorError) as rejected:
-            await ex.submit(doc)
-    finally:
-        await ex.close()
-    # Argo's validator, as argo-server runs it on create.
-    assert str(rejected.value).startswith("argo-server rejected creating workflow cc-0aaa-1: ")
-    assert "no-such-template" in str(rejected.value)
-
-
-async def test_unknown_run_is_not_found(executor: ArgoExecutor) -> None:
-    with pytest.raises(NotFoundError, match="cc-0000-1"):
-        async for _ in executor.watch("cc-0000-1"):
-            pass
-    with pytest.raises(NotFoundError):
-        await executor.cancel("cc-0000-1")
-
-
-async def test_token_is_read_from_its_file_for_every_request(
-    sim: ArgoHarness, media: Media, tmp_path: Path
-) -> None:
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN)
-    ex = ArgoExecutor(argo_settings(sim, media, token_file=token_file))
-    try:
-        assert await ex.check() == ""
-        token_file.write_text("rotated-but-wrong\n")
-        message = await ex.check()
-        assert message.startswith(f"argo-server refused the token from {token_file}: ")
-        assert "token not valid" in message
-        with pytest.raises(UnavailableError, match="refused the token"):
-            await ex.submit(argo_manifest(make_job(media, "0bad"), 1, settings(ex.settings, media)))
-        token_file.write_text(TOKEN + "\n")
-        assert await ex.check() == ""
-        token_file.unlink()
-        assert await ex.check() == (
-            f"cannot read the argo-server token file {token_file}: No such file or directory"
-        )
-    finally:
-        await ex.close()
-    anonymous = ArgoExecutor(argo_settings(sim, media, token_file=None))
-    try:
-        assert "refused the request without a token" in await anonymous.check()
-    finally:
-        await anonymous.close()
-
-
-async def test_unreachable_argo_server_says_what_to_fix(sim: ArgoHarness, media: Media) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    ex = ArgoExecutor(argo_settings(sim, media, url=url, watch_retry_seconds=0.3))
-    try:
-        assert await ex.check() == (
-            f"argo-server {url}/ is unreachable: connection refused; check argo.url and that "
-            "argo-server runs"
-        )
-        with pytest.raises(UnavailableError, match="connection refused"):
-            await ex.submit(argo_manifest(make_job(media, "0abc"), 1, settings(ex.settings, media)))
-        with pytest.raises(UnavailableError, match="connection refused"):
-            async for _ in ex.watch("cc-0abc-1"):
-                pass
-    finally:
-        await ex.close()
-    nowhere = ArgoExecutor(argo_settings(sim, media, url="http://argo.invalid:2746"))
-    try:
-        assert "cannot resolve argo.invalid" in await nowhere.check()
-    finally:
-        await nowhere.close()
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from tests.conftest import require_tool
-
-    openssl = require_tool("openssl")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
-
-
-async def test_tls_verification(media: Media, tls_files: tuple[Path, Path]) -> None:
-    cert, _ = tls_files
-    with start_argo_harness(token=TOKEN, tls=tls_files) as tls_sim:
-        assert tls_sim.url.startswith("https://")
-        checks = []
-        for changes in ({}, {"ca_file": cert}, {"verify_tls": False}):
-            ex = ArgoExecutor(argo_settings(tls_sim, media, **changes))
-            try:
-                checks.append(await ex.check())
-            finally:
-                await ex.close()
-    refused, with_ca, unverified = checks
-    assert refused.startswith(f"TLS verification of argo-server {tls_sim.url}/ failed: ")
-    assert "self-signed certificate" in refused
-    assert "set argo.ca_file" in refused
-    assert (with_ca, unverified) == ("", "")

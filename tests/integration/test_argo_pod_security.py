@@ -14,17 +14,8 @@ import httpx
 import pytest
 
 from pipelines.ffmpeg import ffmpeg_path
-from tests.integration.test_chart import (
-    NAMESPACE,
-    RELEASE,
-    _config,
-    _render_workflow,
-    _template,
-    helm,
-)
 from tests.support.argo_harness import start_argo_harness
-
-__all__ = ["helm"]  # the fixture, imported for use here
+from tests.support.chart import NAMESPACE, RELEASE, chart_config, render_chart, render_workflow
 
 
 def _wait_done(url: str, name: str, timeout: float = 240) -> dict[str, Any]:
@@ -46,8 +37,8 @@ def test_every_pod_of_a_default_chart_workflow_is_restricted(
         if name != "CLUSTERCODE_FFMPEG":  # which ffmpeg the steps run is the caller's choice
             monkeypatch.delenv(name)
     full = f"{RELEASE}-clustercode"
-    config, _ = _config(_template(helm, tmp_path), tmp_path, full)
-    workflow = _render_workflow(config, tmp_path, 0)
+    config, _ = chart_config(render_chart(helm, tmp_path), tmp_path, full)
+    workflow = render_workflow(config, tmp_path, 0)
     # render only fingerprints the source; the pods need a real video there.
     subprocess.run(
         [ffmpeg_path(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",

@@ -3,8 +3,6 @@ UNAUTHENTICATED before reaching the control plane; health and reflection stay op
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -14,20 +12,6 @@ from clustercode.api.v1 import service_pb2
 from clustercode.server import SERVICE_NAME
 from tests.integration.grpc_client import AUTH, SERVICE, TOKEN, call, rpc_error, serving
 from tests.integration.server_double import ControlDouble
-
-
-@pytest.fixture
-def control() -> ControlDouble:
-    """The control plane below the servicer."""
-    return ControlDouble()
-
-
-@pytest.fixture
-async def channel(control: ControlDouble) -> AsyncIterator[grpc.aio.Channel]:
-    """A channel to a server that requires TOKEN."""
-    async with serving(control) as (_, opened):
-        yield opened
-
 
 BAD_METADATA = {
     "missing": (),
