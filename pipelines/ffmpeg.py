@@ -232,19 +232,26 @@ def read_version(path: str) -> tuple[str, tuple[int, int] | None]:
     Raises:
         OSError: the binary cannot be run.
     """
+    out = _query(path, "-version")
+    first = out.splitlines()[0] if out else ""
+    words = first.split()
+    version = words[2] if len(words) > 2 and words[:2] == ["ffmpeg", "version"] else "unknown"
+    return version, named_release(first)
+
+
+def _query(path: str, option: str, env: Mapping[str, str] | None = None) -> str:
+    """What ``ffmpeg -hide_banner OPTION`` prints on standard output."""
     done = subprocess.run(
-        [path, "-hide_banner", "-version"],
+        [path, "-hide_banner", option],
         capture_output=True,
         text=True,
         errors="replace",
         timeout=_QUERY_TIMEOUT,
         check=False,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
-    first = done.stdout.splitlines()[0] if done.stdout else ""
-    words = first.split()
-    version = words[2] if len(words) > 2 and words[:2] == ["ffmpeg", "version"] else "unknown"
-    return version, named_release(first)
+    return done.stdout
 
 
 def named_release(banner: str) -> tuple[int, int] | None:
@@ -256,18 +263,8 @@ def named_release(banner: str) -> tuple[int, int] | None:
 
 def read_encoders(path: str, env: Mapping[str, str] | None = None) -> frozenset[str]:
     """Names of the encoders built into a binary (``ffmpeg -encoders``)."""
-    done = subprocess.run(
-        [path, "-hide_banner", "-encoders"],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=_QUERY_TIMEOUT,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
     names = set()
-    listing = done.stdout.partition("------")[2]
+    listing = _query(path, "-encoders", env=env).partition("------")[2]
     for line in listing.splitlines():
         match = _ENCODER.match(line)
         if match:

@@ -12,11 +12,12 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from clustercode.config.token import check_token, read_token_file
+from clustercode.server._interceptor import ServerInterceptor as _Interceptor
 from clustercode.server.errors import AuthenticationError, status_for
 
 __all__ = [
@@ -69,12 +70,6 @@ def resolve_token(
         return read_token_file(Path(token_file))
     token = (os.environ if environ is None else environ).get(TOKEN_ENV)
     return None if token is None else check_token(token.strip(), f"${TOKEN_ENV}")
-
-
-if TYPE_CHECKING:  # generic only in the type stubs
-    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    _Interceptor = grpc.aio.ServerInterceptor
 
 
 class BearerTokenInterceptor(_Interceptor):

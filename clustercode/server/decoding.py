@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from clustercode.server._interceptor import ServerInterceptor as _Interceptor
+
 __all__ = ["RequestDecodingInterceptor"]
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # generic only in the type stubs
-    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
     Handler = grpc.RpcMethodHandler[Any, Any]
 else:
-    _Interceptor = grpc.aio.ServerInterceptor
     Handler = grpc.RpcMethodHandler
 Context = Any  # grpc.aio.ServicerContext; generic only in the stubs
 

@@ -21,7 +21,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from aiohttp import web
@@ -37,6 +37,7 @@ from prometheus_client import (
 from clustercode.errors import ConfigError
 from clustercode.jobs.views import ScanReport
 from clustercode.models import JobEvent, JobState
+from clustercode.server._interceptor import ServerInterceptor as _Interceptor
 from clustercode.server.app import ListenAddress
 from clustercode.server.control import ControlPlane
 
@@ -178,12 +179,6 @@ class ServiceMetrics:
                 del table[key]
         self._slices_done = {k for k in self._slices_done if k[0] != job_id}
         self.fps.set(sum(self._fps.values()))
-
-
-if TYPE_CHECKING:  # generic only in the type stubs
-    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    _Interceptor = grpc.aio.ServerInterceptor
 
 
 class RpcMetricsInterceptor(_Interceptor):
