@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -36,6 +38,23 @@ class WebServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         """Say where the page is."""
         log.info("web view on http://%s/ (the terminal UI)", self.listen.grpc_target())
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.on_cleanup.append(self._reap_ui_processes)
+        return app
+
+    async def _reap_ui_processes(self, app: web.Application) -> None:
+        """Wait, while the event loop still runs, until asyncio has seen every UI process exit.
+
+        Each browser tab's UI is a child process; asyncio learns of its exit from a watcher
+        thread. If the loop closed first, the process's transport would be collected later and
+        print a traceback into the log of a clean shutdown.
+        """
+        for thread in threading.enumerate():
+            if thread.name.startswith("waitpid-"):  # asyncio's ThreadedChildWatcher
+                await asyncio.to_thread(thread.join, 5.0)
+        await asyncio.sleep(0.1)  # let the exit callbacks close the transports
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """The page, its script and WebSocket URLs pointing where the browser came from."""
