@@ -58,7 +58,8 @@ e2e-argo: argo-harness
 
 # The media tests alone, for each extra ffmpeg of the matrix (CLUSTERCODE_FFMPEG selects it).
 MEDIA_TESTS = tests/pipelines/test_ffmpeg_check.py tests/pipelines/test_steps_media.py \
-	tests/pipelines/test_steps_failures.py tests/integration/test_local_pipeline.py
+	tests/pipelines/test_steps_failures.py tests/pipelines/test_steps_join.py \
+	tests/integration/test_local_pipeline.py
 
 test-media:
 	$(PYTHON) -m pytest -n 2 $(MEDIA_TESTS)

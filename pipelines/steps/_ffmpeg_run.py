@@ -40,33 +40,63 @@ def ffmpeg() -> FFmpeg:
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+(?:\.\d+)?)", re.MULTILINE)
 
 
-def input_start_time(path: Path) -> float | None:
-    """The start time ffmpeg itself subtracts from every stream of ``path`` when reading it.
+class StartTimeProbe:
+    """``ffmpeg -i PATH`` running in the background, to learn the start time it reads.
 
     Releases disagree: for a Matroska file whose audio starts before its video (negative
     timestamps, as ffmpeg 7 and later write AAC priming), 5.1 and 7.0 report the audio's start,
     9.0 and PyAV's libraries the video's. An offset restored in the final mux must use the
-    running binary's notion, or the audio moves by the difference (23 ms).
+    running binary's notion, or the audio moves by the difference (23 ms). Started first and
+    read later, the question costs no wall time next to other work.
+
+    Raises:
+        EnvironmentStepError: ffmpeg cannot be started.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Start asking about ``path``."""
+        self._binary = ffmpeg()
+        try:
+            self._process = subprocess.Popen(
+                [self._binary.path, "-nostdin", "-hide_banner", "-i", str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                env=self._binary.environ(),
+                preexec_fn=die_with_parent(),
+            )
+        except OSError as exc:
+            raise EnvironmentStepError(
+                f"cannot run ffmpeg {self._binary.describe()}: {exc}"
+            ) from exc
+
+    def result(self) -> float | None:
+        """Seconds, or ``None`` when ffmpeg reports none.
+
+        Raises:
+            EnvironmentStepError: ffmpeg did not answer within two minutes.
+        """
+        try:
+            _, stderr = self._process.communicate(timeout=120)
+        except subprocess.TimeoutExpired as exc:
+            self._process.kill()
+            self._process.wait()
+            raise EnvironmentStepError(
+                f"ffmpeg {self._binary.describe()} did not answer within 120 s"
+            ) from exc
+        match = _START.search(stderr)
+        return float(match.group(1)) if match else None
+
+
+def input_start_time(path: Path) -> float | None:
+    """The start time ffmpeg itself subtracts from every stream of ``path`` when reading it.
 
     Returns:
-        Seconds, or ``None`` when ffmpeg reports none.
+        Seconds, or ``None`` when ffmpeg reports none (see :class:`StartTimeProbe`).
     """
-    binary = ffmpeg()
-    try:
-        done = subprocess.run(
-            [binary.path, "-nostdin", "-hide_banner", "-i", str(path)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env=binary.environ(),
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise EnvironmentStepError(f"cannot run ffmpeg {binary.describe()}: {exc}") from exc
-    match = _START.search(done.stderr)
-    return float(match.group(1)) if match else None
+    return StartTimeProbe(path).result()
 
 
 def summarize(stderr: str) -> str:

@@ -1,4 +1,8 @@
-"""The final mux: encoded video from the concat, everything else from the source.
+"""The final mux: encoded video joined from the slices, everything else from the source.
+
+The slices are read through ffmpeg's concat demuxer, so the join and the mux are one run; a
+second output hashes every joined video packet (``framemd5``, stream copy) for ``merge`` to
+compare with the slices' records.
 
 Streams are listed explicitly, one ``-map`` each, so the output holds exactly what the settings
 keep, in a fixed order (video, audio, subtitles, data, attachments, cover images), and every
@@ -32,13 +36,15 @@ class MuxInputs:
     """The files the final mux reads.
 
     Attributes:
-        video: the concatenated slices.
+        video: the concat demuxer's list of the slices.
         video_offset: where the first frame belongs: source first video pts minus the start
             time that ffmpeg subtracts from the source (it shifts every input to start at 0).
         source: the original file.
         audio: the audio encoded once for the whole file, or ``None`` to copy the source's.
         audio_offset: the encoded audio file's own start time, restored the same way.
         covers: extracted cover images by source stream index (Matroska output only).
+        hashes: where the second output writes the joined video packets' hashes; ``None``
+            for no second output.
     """
 
     video: Path
@@ -47,6 +53,7 @@ class MuxInputs:
     audio: Path | None = None
     audio_offset: float = 0.0
     covers: Mapping[int, Path] | None = None
+    hashes: Path | None = None
 
 
 def _disposition(stream: StreamInfo) -> str:
@@ -74,7 +81,10 @@ def mux_command(
     keep = settings.keep
     mp4 = settings.container == "mp4"
     video = source.streams[video_index]
-    args = ["-itsoffset", _seconds(inputs.video_offset), "-i", str(inputs.video)]
+    # auto_convert off: the demuxer would rewrite H.264 packets to start codes (5.1 does), and
+    # the hashes would no longer match the records of the stored packets.
+    args = ["-f", "concat", "-safe", "0", "-auto_convert", "0"]
+    args += ["-itsoffset", _seconds(inputs.video_offset), "-i", str(inputs.video)]
     args += ["-i", str(inputs.source)]
     if inputs.audio is not None:
         args += ["-itsoffset", _seconds(inputs.audio_offset), "-i", str(inputs.audio)]
@@ -137,6 +147,9 @@ def mux_command(
     else:
         args += ["-f", "matroska"]
     args += ["-y", str(output)]
+    if inputs.hashes is not None:
+        args += ["-map", f"{VIDEO_INPUT}:v:0", "-c", "copy", "-f", "framemd5", "-y"]
+        args.append(str(inputs.hashes))
     return args
 
 

@@ -3,8 +3,8 @@
 ``encode`` reads the new slice back with a stream copy (no decoding: a small fraction of the
 cost of decoding it) and keeps the size and MD5 of every video packet in a record beside it,
 ``slice_NNNNN.packets``; the count must be the slice's frame count. ``merge`` hashes the packets
-again as it joins the slices (a hash leg of the concat's tee muxer, so no extra read) and compares
-them with the records: a slice truncated or changed on the way through a shared volume is found
+again as its final mux joins the slices (a second output of that run, so no extra read) and
+compares them with the records: a slice truncated or changed on the way through a shared volume is found
 there and encoded again.
 
 The record holds the packets as the container stores them: the matroska muxer rewrites H.264 and
@@ -15,6 +15,7 @@ the encoder's own output could not be compared with a read-back of the file.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.steps import _atomic, _ffmpeg_run
@@ -27,16 +28,36 @@ def record_path(slice_file: Path) -> Path:
     return slice_file.with_suffix(RECORD_SUFFIX)
 
 
-def parse_framemd5(text: str) -> list[str]:
-    """``size:md5`` per packet of the first stream, from ffmpeg's ``framemd5`` output."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacketHashes:
+    """What ``framemd5`` tells of the first stream of a stream copy.
+
+    Attributes:
+        packets: ``size:md5`` of every packet, in stored order.
+        codec: the codec's name (``h264``), as ffmpeg names it.
+        extradata: size and MD5 of the codec's extradata (H.264 SPS/PPS), empty if none:
+            slices joined into one stream must share it.
+    """
+
+    packets: list[str]
+    codec: str
+    extradata: str
+
+
+def parse_framemd5(text: str) -> PacketHashes:
+    """The packet hashes and codec setup of stream 0 from ffmpeg's ``framemd5`` output."""
     packets = []
+    codec = extradata = ""
     for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        fields = [f.strip() for f in line.split(",")]
-        if len(fields) >= 6 and fields[0] == "0":
-            packets.append(f"{fields[4]}:{fields[5]}")
-    return packets
+        if line.startswith("#extradata 0,"):
+            extradata = ":".join(f.strip() for f in line.split(",")[1:])
+        elif line.startswith("#codec_id 0:"):
+            codec = line.partition(":")[2].strip()
+        elif line and not line.startswith("#"):
+            fields = [f.strip() for f in line.split(",")]
+            if len(fields) >= 6 and fields[0] == "0":
+                packets.append(f"{fields[4]}:{fields[5]}")
+    return PacketHashes(packets=packets, codec=codec, extradata=extradata)
 
 
 def framemd5_args(output: Path) -> list[str]:
@@ -44,7 +65,7 @@ def framemd5_args(output: Path) -> list[str]:
     return ["-c", "copy", "-f", "framemd5", "-y", str(output)]
 
 
-def read_back(slice_file: Path, *, what: str) -> list[str]:
+def read_back(slice_file: Path, *, what: str) -> PacketHashes:
     """Hash every video packet of ``slice_file`` as stored (stream copy, no decoding).
 
     Raises:

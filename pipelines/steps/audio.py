@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from pipelines.settings import EncodeSettings
-from pipelines.steps import _atomic, _ffmpeg_run
+from pipelines.steps import _atomic, _ffmpeg_run, _starts
 from pipelines.steps._plan import load_plan
 
 logger = logging.getLogger(__name__)
@@ -52,5 +52,6 @@ def encode_audio(*, source: Path, work: Path, settings: EncodeSettings) -> Path 
         temp.replace(final)
     finally:
         _atomic.remove_quietly(temp)
+    _starts.remember(work, "audio", final, _ffmpeg_run.StartTimeProbe(final))
     logger.info("encoded %d audio tracks", len(tracks))
     return final

@@ -78,25 +78,25 @@ def slice_is_complete(path: Path, frames: int) -> bool:
         found = _packets.read_back(path, what=f"reading back {path}")
     except StepError:
         return False
-    return found == record
+    return found.packets == record
 
 
-def check_slice(path: Path, *, frames: int, label: str) -> list[str]:
+def check_slice(path: Path, *, frames: int, label: str) -> _packets.PacketHashes:
     """Read the written slice back (stream copy) and demand exactly ``frames`` video packets.
 
     Returns:
-        ``size:md5`` of every packet, the slice's record.
+        The slice's packet hashes (its record) and codec setup.
 
     Raises:
         StepError: the slice cannot be demuxed cleanly or has the wrong frame count.
     """
-    packets = _packets.read_back(path, what=f"{label}: encoded slice is unreadable")
-    if len(packets) != frames:
+    hashes = _packets.read_back(path, what=f"{label}: encoded slice is unreadable")
+    if len(hashes.packets) != frames:
         raise StepError(
-            f"{label}: encoded slice has {len(packets)} frames, expected {frames} "
+            f"{label}: encoded slice has {len(hashes.packets)} frames, expected {frames} "
             "(the source is damaged or its timestamps are broken near this slice)"
         )
-    return packets
+    return hashes
 
 
 def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) -> Path:
@@ -137,12 +137,19 @@ def encode(*, source: Path, work: Path, settings: EncodeSettings, index: int) ->
             on_frames=progress.update,
             quiet_required=False,
         )
-        packets = check_slice(temp, frames=piece.frames, label=label)
-        _packets.write_record(final, packets)
+        hashes = check_slice(temp, frames=piece.frames, label=label)
+        _packets.write_record(final, hashes.packets)
         temp.replace(final)
     finally:
         _atomic.remove_quietly(temp)
-    write_proof(work, plan, piece, ("frames", "packets"))
+    write_proof(
+        work,
+        plan,
+        piece,
+        ("frames", "packets"),
+        codec=hashes.codec,
+        extradata=hashes.extradata,
+    )
     progress.finish()
     logger.info("%s: encoded %d frames", label, piece.frames)
     return final

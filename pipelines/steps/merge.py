@@ -1,4 +1,8 @@
-"""``merge``: join the slices, mux the source's other streams, verify, publish atomically."""
+"""``merge``: join the slices, mux the source's other streams, verify, publish atomically.
+
+One ffmpeg run does the join and the mux: its input 0 is the concat list of the slices, and a
+second output hashes every video packet it joined, so the slices are proven without a read of
+their own."""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ import logging
 from pathlib import Path
 
 from pipelines.identity import fit_name
-from pipelines.probe import MediaInfo, ProbeError, codec_extradata, cover_image, probe
+from pipelines.probe import MediaInfo, ProbeError, cover_image, probe
 from pipelines.settings import EncodeSettings
-from pipelines.steps import _atomic, _ffmpeg_run, _packets
+from pipelines.steps import _atomic, _ffmpeg_run, _packets, _starts
 from pipelines.steps._mux import MuxInputs, mux_command
 from pipelines.steps._plan import Plan, check_source_content, load_plan, slice_path
-from pipelines.steps._proof import slice_is_proven
+from pipelines.steps._proof import recorded_proof
 from pipelines.steps.audio import audio_path
 from pipelines.steps.encode import encode
 from pipelines.steps.errors import EnvironmentStepError, StepError
@@ -44,13 +48,17 @@ class DamagedSlicesError(StepError):
 
 
 def check_slices(work: Path, plan: Plan) -> str:
-    """Check every slice is present with its frame count, its record and the same codec setup.
+    """Check every slice is present, recorded under this plan, and of one codec setup.
+
+    Reads no slice: their bytes are proven packet by packet as the final mux joins them
+    (:func:`compare_with_records`).
 
     Returns:
         The slices' video codec name.
 
     Raises:
-        DamagedSlicesError: slices are unreadable, short or without a record.
+        DamagedSlicesError: slices without a sidecar of this plan, of another size, or without
+            a full packet record.
         StepError: a slice is missing, or slices were encoded differently.
     """
     missing = [s.index for s in plan.slices if not slice_path(work, s.index).is_file()]
@@ -60,34 +68,21 @@ def check_slices(work: Path, plan: Plan) -> str:
             f"{len(missing)} of {len(plan.slices)} slices are missing (index {shown}) in "
             f"{work / 'slices'}: their encode steps did not finish"
         )
-    codec = ""
-    reference = b""
+    setup: tuple[str, str] | None = None
     damaged: dict[int, str] = {}
     for piece in plan.slices:
-        path = slice_path(work, piece.index)
-        if not slice_is_proven(work, plan, piece):
+        proof = recorded_proof(work, plan, piece)
+        if proof is None:
             # Made from another version of the source or another plan, or changed since.
             damaged[piece.index] = "not made under this plan, or changed since it was checked"
             continue
-        try:
-            probed = probe(path)
-            frames = 0 if probed.timeline is None else probed.timeline.frames
-            extradata = codec_extradata(path, 0)
-        except ProbeError as exc:
-            damaged[piece.index] = f"unreadable: {exc}"
-            continue
-        record = _packets.read_record(path)
-        if frames != piece.frames:
-            damaged[piece.index] = f"has {frames} frames, expected {piece.frames}"
-            continue
+        record = _packets.read_record(slice_path(work, piece.index))
         if record is None or len(record) != piece.frames:
             damaged[piece.index] = "its packet record is missing or short"
             continue
-        video = probed.info.main_video()
-        name = "" if video is None or video.codec is None else video.codec
-        if not codec:
-            codec, reference = name, extradata
-        elif (name, extradata) != (codec, reference):
+        if setup is None:
+            setup = (proof.codec, proof.extradata)
+        elif (proof.codec, proof.extradata) != setup:
             # Different parameter sets cannot share one stream header: the join would not play.
             raise StepError(
                 f"slice {piece.index} was encoded with different codec parameters than slice 0 "
@@ -95,7 +90,7 @@ def check_slices(work: Path, plan: Plan) -> str:
             )
     if damaged:
         raise DamagedSlicesError(damaged)
-    return codec
+    return "" if setup is None else setup[0]
 
 
 def concat_list(work: Path, plan: Plan) -> str:
@@ -108,47 +103,13 @@ def concat_list(work: Path, plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def concat_video(work: Path, plan: Plan) -> Path:
-    """Join the slices into ``work/video.mkv`` without re-encoding, proving their bytes.
-
-    The tee muxer hashes every packet as it is joined; the hashes must be the slices' records.
+def compare_with_records(work: Path, plan: Plan, joined: list[str]) -> None:
+    """Demand that the joined video's packets are, slice by slice, the recorded ones.
 
     Raises:
         DamagedSlicesError: a slice's packets differ from its record.
-        StepError: the join failed.
+        StepError: the joined video has more or fewer packets than the slices.
     """
-    listing = work / "concat.txt"
-    _atomic.write_text(listing, concat_list(work, plan))
-    final = work / "video.mkv"
-    temp = _atomic.temp_path(final)
-    hashes = _atomic.temp_path(work / "video.packets")
-    tee = f"[f=matroska]{_tee_escape(temp)}|[f=framemd5]{_tee_escape(hashes)}"
-    try:
-        # auto_convert off: the demuxer would rewrite H.264 packets to start codes (5.1 does),
-        # and the hashes would no longer match the records of the stored packets.
-        joining = ["-f", "concat", "-safe", "0", "-auto_convert", "0", "-i", str(listing)]
-        joining += ["-map", "0:v:0"]
-        _ffmpeg_run.run(
-            [*joining, "-c", "copy", "-f", "tee", "-y", tee], what="joining the slices failed"
-        )
-        joined = _packets.parse_framemd5(hashes.read_text(encoding="utf-8"))
-        _compare_with_records(work, plan, joined)
-        temp.replace(final)
-    finally:
-        _atomic.remove_quietly(temp)
-        _atomic.remove_quietly(hashes)
-    return final
-
-
-def _tee_escape(path: Path) -> str:
-    # The tee muxer's own syntax: these characters separate outputs and options.
-    text = str(path)
-    for char in "\\|[]:=;":
-        text = text.replace(char, "\\" + char)
-    return text
-
-
-def _compare_with_records(work: Path, plan: Plan, joined: list[str]) -> None:
     damaged: dict[int, str] = {}
     position = 0
     for piece in sorted(plan.slices, key=lambda s: s.index):
@@ -166,36 +127,24 @@ def _compare_with_records(work: Path, plan: Plan, joined: list[str]) -> None:
         raise DamagedSlicesError(damaged)
 
 
-def join_proven(
-    *, source: Path, work: Path, settings: EncodeSettings, plan: Plan
-) -> tuple[str, Path]:
-    """Check and join the slices; each damaged slice is encoded again, once.
+def mux_proven(inputs: MuxInputs, *, command: list[str], work: Path, plan: Plan) -> None:
+    """Run the final mux, joining the slices as it goes, and prove the joined packets.
 
-    Returns:
-        The slices' codec name and the joined video.
+    The mux has a second output, a hash of every video packet it read from the slices: the
+    bytes in the output are the bytes the encode steps recorded, or the output is not kept.
 
     Raises:
-        StepError: a slice is missing, or still damaged after encoding it again.
+        DamagedSlicesError: a slice's packets differ from its record.
+        StepError: the mux failed.
     """
-    encoded_again: set[int] = set()
-    while True:
-        try:
-            codec = check_slices(work, plan)
-            return codec, concat_video(work, plan)
-        except DamagedSlicesError as damage:
-            still = sorted(set(damage.reasons) & encoded_again)
-            if still:
-                raise StepError(
-                    f"slice {still[0]} is damaged again after encoding it again "
-                    f"({damage.reasons[still[0]]}); check the work volume {work}"
-                ) from damage
-            for index, reason in sorted(damage.reasons.items()):
-                logger.info("slice %d is damaged (%s): encoding it again", index, reason)
-                path = slice_path(work, index)
-                _atomic.remove_quietly(path)
-                _atomic.remove_quietly(_packets.record_path(path))
-                encode(source=source, work=work, settings=settings, index=index)
-                encoded_again.add(index)
+    _atomic.write_text(inputs.video, concat_list(work, plan))
+    assert inputs.hashes is not None
+    try:
+        _ffmpeg_run.run(command, what="muxing the output failed")
+        joined = _packets.parse_framemd5(inputs.hashes.read_text(encoding="utf-8"))
+        compare_with_records(work, plan, joined.packets)
+    finally:
+        _atomic.remove_quietly(inputs.hashes)
 
 
 def extract_covers(work: Path, source: Path, info: MediaInfo) -> dict[int, Path]:
@@ -224,17 +173,18 @@ def _audio_input(work: Path, plan: Plan, settings: EncodeSettings) -> tuple[Path
     path = audio_path(work)
     if not path.is_file():
         raise StepError(f"no encoded audio at {path}: the audio step did not finish")
-    try:
-        info = probe(path).info
-    except ProbeError as exc:
-        raise StepError(f"encoded audio is unreadable: {exc}") from exc
-    start = _ffmpeg_run.input_start_time(path)
-    return path, info.start_time if start is None else start
+    start = _starts.start_time(work, "audio", path)
+    if start is None:
+        try:
+            start = probe(path).info.start_time
+        except ProbeError as exc:
+            raise StepError(f"encoded audio is unreadable: {exc}") from exc
+    return path, start
 
 
-def _source_start(source: Path, plan: Plan) -> float:
+def _source_start(work: Path, source: Path, plan: Plan) -> float:
     """The source's start time as the running ffmpeg sees it (it shifts the source by it)."""
-    start = _ffmpeg_run.input_start_time(source)
+    start = _starts.start_time(work, "source", source)
     return plan.start_time if start is None else start
 
 
@@ -248,23 +198,25 @@ def merge(
 ) -> dict[str, object]:
     """Join, mux, verify and publish; returns the result written to ``result_out``.
 
-    Nothing replaces ``output`` unless every check passes; a failure leaves no temp file.
+    The slices are joined by the final mux itself, which proves their packets as it reads them;
+    a damaged slice is encoded again, once. Nothing replaces ``output`` unless every check
+    passes; a failure leaves no temp file.
 
     Raises:
         StepError: a missing or bad slice, a failed mux or a failed check (with the reasons).
     """
     plan = load_plan(work, source)
-    codec, video = join_proven(source=source, work=work, settings=settings, plan=plan)
     audio, audio_offset = _audio_input(work, plan, settings)
     info = plan.source_info
     covers = extract_covers(work, source, info) if settings.container == "mkv" else {}
     inputs = MuxInputs(
-        video=video,
-        video_offset=plan.video_first_pts - _source_start(source, plan),
+        video=work / "concat.txt",
+        video_offset=plan.video_first_pts - _source_start(work, source, plan),
         source=source,
         audio=audio,
         audio_offset=audio_offset,
         covers=covers,
+        hashes=_atomic.temp_path(work / "joined.framemd5"),
     )
     # The output tree mirrors the library: its folders appear as their first file is published.
     try:
@@ -275,14 +227,9 @@ def merge(
         ) from exc
     temp = output_temp_path(output)
     try:
-        command = mux_command(
-            inputs=inputs,
-            source=info,
-            video_index=plan.video_index,
-            settings=settings,
-            output=temp,
+        codec = _mux_joined(
+            inputs, source=source, work=work, settings=settings, plan=plan, temp=temp
         )
-        _ffmpeg_run.run(command, what="muxing the output failed")
         verify_output(temp, plan, settings, codec)
         # Last look before publishing: the output must belong to the version of the source
         # that every slice was made from.
@@ -292,6 +239,53 @@ def merge(
         _atomic.remove_quietly(temp)
     logger.info("published %s", output)
     return result
+
+
+def _mux_joined(
+    inputs: MuxInputs,
+    *,
+    source: Path,
+    work: Path,
+    settings: EncodeSettings,
+    plan: Plan,
+    temp: Path,
+) -> str:
+    """Check the slices and mux them into ``temp``; each damaged slice is encoded again, once.
+
+    Returns:
+        The slices' codec name.
+
+    Raises:
+        StepError: a slice is missing, or still damaged after encoding it again.
+    """
+    command = mux_command(
+        inputs=inputs,
+        source=plan.source_info,
+        video_index=plan.video_index,
+        settings=settings,
+        output=temp,
+    )
+    encoded_again: set[int] = set()
+    while True:
+        try:
+            codec = check_slices(work, plan)
+            mux_proven(inputs, command=command, work=work, plan=plan)
+            return codec
+        except DamagedSlicesError as damage:
+            _atomic.remove_quietly(temp)
+            still = sorted(set(damage.reasons) & encoded_again)
+            if still:
+                raise StepError(
+                    f"slice {still[0]} is damaged again after encoding it again "
+                    f"({damage.reasons[still[0]]}); check the work volume {work}"
+                ) from damage
+            for index, reason in sorted(damage.reasons.items()):
+                logger.info("slice %d is damaged (%s): encoding it again", index, reason)
+                path = slice_path(work, index)
+                _atomic.remove_quietly(path)
+                _atomic.remove_quietly(_packets.record_path(path))
+                encode(source=source, work=work, settings=settings, index=index)
+                encoded_again.add(index)
 
 
 def publish(

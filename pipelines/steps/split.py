@@ -10,7 +10,8 @@ from pathlib import Path
 from pipelines.identity import source_identity
 from pipelines.probe import ProbeError, probe
 from pipelines.settings import EncodeSettings
-from pipelines.steps import _atomic
+from pipelines.steps import _atomic, _starts
+from pipelines.steps._ffmpeg_run import StartTimeProbe
 from pipelines.steps._plan import Plan, build_plan, read_plan, write_plan
 from pipelines.steps._proof import clear_work
 from pipelines.steps.errors import StepError
@@ -33,6 +34,8 @@ def split(*, source: Path, work: Path, settings: EncodeSettings, slices_out: Pat
         identity = source_identity(source)
     except OSError as exc:
         raise StepError(f"cannot read {source}: {exc.strerror or exc}") from exc
+    # The final mux needs the start time the running ffmpeg reads; asked now, it costs nothing.
+    start = StartTimeProbe(source)
     try:
         probed = probe(source)
     except ProbeError as exc:
@@ -55,6 +58,7 @@ def split(*, source: Path, work: Path, settings: EncodeSettings, slices_out: Pat
             logger.info("%s: the plan changed; earlier slices are discarded", source)
         clear_work(work)
     write_plan(work, plan)
+    _starts.remember(work, "source", source, start)
     _atomic.write_text(slices_out, json.dumps(plan.fanout_items()) + "\n")
     logger.info(
         "%s: %d frames, %.3f s, %d slices",

@@ -145,7 +145,7 @@ def test_mp4_expects_covers_but_not_fonts() -> None:
 
 def _command(settings: EncodeSettings, source: MediaInfo | None = None, **inputs: object) -> str:
     chosen = MuxInputs(
-        video=Path("video.mkv"),
+        video=Path("concat.txt"),
         video_offset=0.023,
         source=Path("src.mkv"),
         covers={5: Path("covers/cover_5.jpg")},
@@ -164,7 +164,8 @@ def _command(settings: EncodeSettings, source: MediaInfo | None = None, **inputs
 def test_mkv_mux_maps_every_stream_and_reattaches_the_cover() -> None:
     command = _command(EncodeSettings(video=("-c:v", "libx265")))
     assert command.startswith(
-        "-itsoffset 0.023000 -i video.mkv -i src.mkv -c copy -map 0:v:0 "
+        "-f concat -safe 0 -auto_convert 0 -itsoffset 0.023000 -i concat.txt -i src.mkv "
+        "-c copy -map 0:v:0 "
         "-map_metadata:s:0 1:s:0 -disposition:0 default "
         "-map 1:1 -disposition:1 0 -map_metadata:s:1 1:s:1 "
         "-map 1:2 -disposition:2 0 -map_metadata:s:2 1:s:2 "
@@ -208,3 +209,10 @@ def test_dropped_streams_are_not_mapped() -> None:
     command = _command(EncodeSettings(video=("-c:v", "libx264"), keep=keep))
     assert command.count("-map ") == 1
     assert "-map_chapters -1" in command
+
+
+def test_hashes_of_the_joined_video_are_a_second_output() -> None:
+    command = _command(EncodeSettings(video=("-c:v", "libx264")), hashes=Path("joined.tmp"))
+    first, _, second = command.partition(" -y out.tmp ")
+    assert first.endswith("-f matroska")
+    assert second == "-map 0:v:0 -c copy -f framemd5 -y joined.tmp"
