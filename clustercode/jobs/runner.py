@@ -23,9 +23,16 @@ from clustercode.jobs.recovery import free_requeue
 from clustercode.jobs.workflows import ManifestFactory
 from clustercode.models import Job, JobState, SliceProgress
 from clustercode.store.history import History
-from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES_OUTPUT, SPLIT
+from pipelines.contract import (
+    ENCODE,
+    EXIT_ENVIRONMENT,
+    INDEX_INPUT,
+    MERGE,
+    RESULT_OUTPUT,
+    SLICES_OUTPUT,
+    SPLIT,
+)
 from pipelines.identity import SOURCE_CHANGED, source_identity
-from pipelines.steps.errors import EXIT_ENVIRONMENT
 
 log = logging.getLogger(__name__)
 
