@@ -56,7 +56,7 @@ _TOKEN = re.compile(
       | (?P<integer>-?\d+)
       | (?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)
     )""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,
 )
 
 
@@ -79,11 +79,11 @@ class _Compare:
 
 @dataclass(frozen=True, slots=True)
 class _Join:
-    all: bool  # && when true, || when false
+    conjunction: bool  # && when true, || when false
     parts: tuple[_Node, ...]
 
     def evaluate(self, scope: Mapping[str, str]) -> bool:
-        test = all if self.all else any
+        test = all if self.conjunction else any
         return test(part.evaluate(scope) for part in self.parts)
 
 
