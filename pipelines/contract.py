@@ -1,9 +1,9 @@
 """What the control plane and the transcode Workflow agree on, in one place.
 
 Step (task and template) names, the parameters and outputs that pass between them, the labels
-that find a job's workflows again, the progress variable, and how many slices a video is cut
-into. ``pipelines`` builds the Workflow with these names; ``clustercode`` reads its events with
-them. Neither spells them as literals.
+that find a job's workflows again, the progress variable, the exit status that blames the
+environment, and how many slices a video is cut into. ``pipelines`` builds the Workflow with
+these names; ``clustercode`` reads its events with them. Neither spells them as literals.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ __all__ = [
     "AUDIO",
     "CLEANUP",
     "ENCODE",
+    "EXIT_ENVIRONMENT",
     "INDEX_INPUT",
     "JOB_ID_LABEL",
     "MANAGED_BY_LABEL",
@@ -62,6 +63,11 @@ MANAGED_BY_VALUE: Final = "clustercode"
 
 PROGRESS_ENV: Final = "ARGO_PROGRESS_FILE"
 """Argo's self-reported progress: a step writes ``done/total`` into the file this names."""
+
+EXIT_ENVIRONMENT: Final = 3
+"""A step's exit status when the environment cannot do the work (no usable ffmpeg, an encoder
+missing from the build, a full disk, an unwritable output): the Workflow does not retry it, and
+the control plane charges the job no attempt for it."""
 
 MIN_SLICE_SECONDS: Final = 5.0
 """``min_slices`` never makes slices shorter than this: each slice costs a process start and a

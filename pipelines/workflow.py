@@ -17,6 +17,7 @@ from pipelines.contract import (
     AUDIO,
     CLEANUP,
     ENCODE,
+    EXIT_ENVIRONMENT,
     INDEX_INPUT,
     JOB_ID_LABEL,
     MERGE,
@@ -37,6 +38,7 @@ from pipelines.spec import (
 )
 
 __all__ = [
+    "RETRY_EXPRESSION",
     "Mount",
     "PodSecurity",
     "StepPod",
@@ -58,11 +60,20 @@ def _toleration(t: Toleration) -> m.Toleration:
     )
 
 
+RETRY_EXPRESSION = f'lastRetry.exitCode != "{EXIT_ENVIRONMENT}"'
+"""Every step's ``retryStrategy.expression``: no retry after a step exited
+:data:`~pipelines.contract.EXIT_ENVIRONMENT`, since the next attempt would find the same machine.
+Argo's ``lastRetry.exitCode`` is a string (``"-1"`` for a pod that ended without one, such as a
+deleted pod, which is retried): compared with the number 3 it would never be equal."""
+
+
 def _retry_strategy(spec: WorkflowSpec) -> RetryStrategy:
-    # Always is the one policy that retries both evicted (Failed) and deleted (Error) pods.
+    # Always is the one policy that retries both evicted (Failed) and deleted (Error) pods; the
+    # expression then spares the steps that blamed the environment.
     return RetryStrategy(
         limit=spec.retry_limit,
         retry_policy="Always",
+        expression=RETRY_EXPRESSION,
         backoff=m.Backoff(
             duration=spec.retry_backoff,
             factor=m.IntOrString(root=spec.retry_factor),

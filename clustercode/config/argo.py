@@ -212,7 +212,10 @@ class ArgoSettings(BaseModel):
         description="Most pods of one Workflow running at once (None: unlimited).",
     )
     retry_limit: int = Field(
-        default=3, ge=0, description="Retries of a failed, evicted or deleted step pod."
+        default=3,
+        ge=0,
+        description="Retries of a failed, evicted or deleted step pod; a step that exited 3 "
+        "(the environment is at fault) is not retried.",
     )
     retry_backoff: str = Field(
         default="10s",

@@ -37,6 +37,12 @@ from clustercode.executors._plan import (
     Task,
     Template,
 )
+from clustercode.executors._retry_expression import (
+    GRAMMAR,
+    ExpressionError,
+    RetryExpression,
+    parse_retry_expression,
+)
 from clustercode.executors._substitution import parse_duration, references
 from clustercode.executors.base import Phase
 
@@ -97,7 +103,18 @@ def _retry(retry: m.RetryStrategy, where: str) -> Retry:
         max_duration=None
         if backoff.max_duration is None
         else parse_duration(backoff.max_duration, f"{at}.maxDuration"),
+        expression=_retry_expression(retry.expression, f"{where}.expression"),
     )
+
+
+def _retry_expression(text: str | None, where: str) -> RetryExpression | None:
+    """The parsed expression; Argo ignores an empty one."""
+    if not text:
+        return None
+    try:
+        return parse_retry_expression(text)
+    except ExpressionError as exc:
+        raise ManifestError(f"manifest field {where} {text!r}: {exc}; {GRAMMAR}") from None
 
 
 def _host_paths(volumes: Sequence[m.Volume]) -> dict[str, str]:

@@ -75,7 +75,7 @@ FIELDS: Mapping[type[BaseModel], tuple[frozenset[str], frozenset[str]]] = {
         (m.Container, {"command", "args", "env", "workingDir", "volumeMounts"}, _K8S_CONTAINER),
         (m.EnvVar, {"name", "value"}, ()),
         (m.VolumeMount, {"name", "mountPath", "readOnly"}, ()),
-        (m.RetryStrategy, {"limit", "retryPolicy", "backoff"}, {"affinity"}),
+        (m.RetryStrategy, {"limit", "retryPolicy", "backoff", "expression"}, {"affinity"}),
         (m.Backoff, {"duration", "factor", "cap", "maxDuration"}, ()),
         (m.DAGTemplate, {"tasks", "failFast"}, ()),
         (m.DAGTask, _DAG_TASK, ()),

@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from clustercode.executors._retry_expression import RetryExpression
 from clustercode.executors.base import Phase
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Retry:
-    """A template's ``retryStrategy``; durations in seconds."""
+    """A template's ``retryStrategy``; durations in seconds. ``expression``, when set, must be
+    true after a failed attempt for a retry to follow."""
 
     limit: int
     policy: str
@@ -19,6 +21,7 @@ class Retry:
     factor: int = 1
     cap: float | None = None
     max_duration: float | None = None
+    expression: RetryExpression | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ from typing import Any
 from clustercode.backoff import Backoff
 from clustercode.executors._plan import ContainerTemplate, DagTemplate, Plan, Retry, Task
 from clustercode.executors._process import run_process
+from clustercode.executors._retry_expression import argo_exit_code
 from clustercode.executors._run_state import RunState
 from clustercode.executors._substitution import UnresolvedError, item_scope, substitute
 from clustercode.executors.base import NodeEvent, Phase
@@ -46,6 +47,7 @@ class _Result:
     phase: Phase
     message: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
+    exit_code: int | None = None  # the attempt's process's, negative for a signal
 
 
 class _DagState:
@@ -265,6 +267,11 @@ class Run:
                 break
             if attempt == retry.limit:
                 break
+            if retry.expression is not None and not retry.expression.allows_retry(
+                status=result.phase.value, exit_code=argo_exit_code(result.exit_code)
+            ):
+                result.message += " (no retry: retryStrategy.expression evaluated to false)"
+                break
             node.wait = _backoff(retry, attempt)
             if retry.max_duration is not None and (
                 time.monotonic() + node.wait > first_start + retry.max_duration
@@ -363,6 +370,7 @@ class _Node:
             result = _Result(phase=Phase.FAILED, message=outcome.message)
         else:
             result = self._outputs(template, paths)
+        result.exit_code = outcome.returncode
         self.publish(attempt, result.phase, message=result.message, progress=outcome.progress,
                      outputs=dict(result.outputs), exit_code=outcome.returncode)  # fmt: skip
         return result

@@ -45,7 +45,7 @@ class NodeEvent:
         message: why a node failed, or empty.
         outputs: output parameters once the node succeeded.
         exit_code: the step's exit status once it ended, ``None`` if unknown (it
-            tells an environment failure, ``pipelines.steps.errors.EXIT_ENVIRONMENT``, apart).
+            tells an environment failure, ``pipelines.contract.EXIT_ENVIRONMENT``, apart).
     """
 
     run_id: str

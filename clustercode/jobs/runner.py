@@ -23,9 +23,16 @@ from clustercode.jobs.recovery import free_requeue
 from clustercode.jobs.workflows import ManifestFactory
 from clustercode.models import Job, JobState, SliceProgress
 from clustercode.store.history import History
-from pipelines.contract import ENCODE, INDEX_INPUT, MERGE, RESULT_OUTPUT, SLICES_OUTPUT, SPLIT
+from pipelines.contract import (
+    ENCODE,
+    EXIT_ENVIRONMENT,
+    INDEX_INPUT,
+    MERGE,
+    RESULT_OUTPUT,
+    SLICES_OUTPUT,
+    SPLIT,
+)
 from pipelines.identity import SOURCE_CHANGED, source_identity
-from pipelines.steps.errors import EXIT_ENVIRONMENT
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +284,9 @@ class JobRunner:
         reason = event.message or f"{event.task} found the environment unusable"
         log.warning("job %s: %s: %s; stopping its run", job.id, event.task, reason)
         self._environment[job.id] = reason
-        # Its retries would fail the same way: stop the run now.
+        # The Workflow does not retry this step (its retryStrategy expression spares exit 3),
+        # but the run's other steps, running or waiting to retry, would fail on the same
+        # machine: stop the run now. This also covers a Workflow made without the expression.
         with contextlib.suppress(ClustercodeError):
             await self._executor.cancel(job.run_id)
 

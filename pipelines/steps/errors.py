@@ -2,18 +2,27 @@
 
 The control plane reads the exit status (Argo reports it as ``exit code N``; the local executor
 sees it directly): :data:`EXIT_ENVIRONMENT` means the machine is at fault, not the file, so the
-file must not lose an attempt for it.
+Workflow does not retry the step and the file must not lose an attempt for it.
 """
 
 from __future__ import annotations
+
+from pipelines.contract import EXIT_ENVIRONMENT
+
+__all__ = [
+    "EXIT_ENVIRONMENT",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "EnvironmentStepError",
+    "StepError",
+]
 
 EXIT_FAILED = 1
 """The step failed on this file (a damaged source, a failed check)."""
 EXIT_USAGE = 2
 """The step was called wrongly."""
-EXIT_ENVIRONMENT = 3
-"""The environment cannot do the work: no usable ffmpeg, an encoder missing from the build, a
-full disk, an unwritable output. Fix the machine; the file is fine."""
+# EXIT_ENVIRONMENT (3), from pipelines.contract since the Workflow and the control plane read it
+# too: the environment cannot do the work. Fix the machine; the file is fine.
 
 
 class StepError(Exception):

@@ -1,5 +1,6 @@
-"""What only Argo's own controller can answer: retries of deleted pods, failures, fan-out, the exit
-handler and parallelism, run by the workflow-controller in ``tools/argo-harness``.
+"""What only Argo's own controller can answer: retries of deleted pods, failures, which failures
+are retried, fan-out, the exit handler and parallelism, run by the workflow-controller in
+``tools/argo-harness``.
 
 Every run here is the real controller's: the harness's process kubelet only runs the pods it
 creates and reports their exit codes and outputs.
@@ -18,8 +19,10 @@ import pytest
 from clustercode.executors import NodeEvent, Phase, RunEvent
 from clustercode.executors.argo import ArgoExecutor
 from clustercode.jobs.workflows import argo_manifest
+from pipelines.contract import EXIT_ENVIRONMENT
 from pipelines.ffmpeg import ffmpeg_path
 from pipelines.settings import EncodeSettings
+from pipelines.workflow import RETRY_EXPRESSION
 from tests.support.argo_executor import (
     NAMESPACE,
     TOKEN,
@@ -79,10 +82,13 @@ def slices(seconds: float) -> dict[str, Any]:
     return {"settings": EncodeSettings(video=("-c:v", "libx264"), slice_seconds=seconds).to_json()}
 
 
-def without_retries(doc: dict[str, Any], template: str) -> dict[str, Any]:
-    for t in doc["spec"]["templates"]:
-        if t["name"] == template:
-            del t["retryStrategy"]
+def template(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(t for t in doc["spec"]["templates"] if t["name"] == name)
+    return found
+
+
+def without_retries(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    del template(doc, name)["retryStrategy"]
     return doc
 
 
@@ -137,7 +143,10 @@ async def test_slice_failing_every_attempt_fails_the_run_with_argos_message_then
         video = ("-c:v", "libx264", "-profile:v", "no-such-profile")
         bad = EncodeSettings(video=video, slice_seconds=5.0).to_json()
         job = make_job(clip, "d1a003", settings=bad)
-        name = await ex.submit(argo_manifest(job, 1, settings(ex.settings, clip)))
+        doc = argo_manifest(job, 1, settings(ex.settings, clip))
+        # Exit 1 is retried although the expression that spares exit 3 is there.
+        assert template(doc, "encode")["retryStrategy"]["expression"] == RETRY_EXPRESSION
+        name = await ex.submit(doc)
         nodes, final = await run_to_end(ex, name)
     finally:
         await ex.close()
@@ -159,6 +168,38 @@ async def test_slice_failing_every_attempt_fails_the_run_with_argos_message_then
     )
     assert left_for_a_retry(clip.work / job.id)
     assert missing(Path(job.output))
+
+
+@pytest.mark.parametrize("expression", [True, False], ids=["expression", "no-expression"])
+async def test_argo_does_not_retry_a_step_that_exits_3(
+    harness: ArgoHarness, clip: Media, expression: bool
+) -> None:
+    """``split`` finds the encoder missing from ffmpeg and exits 3 (EXIT_ENVIRONMENT): Argo's
+    controller evaluates the retryStrategy's expression and tries it once. Without the expression
+    the same step is retried to the limit."""
+    ex = ArgoExecutor(argo_settings(harness, clip, retry_limit=2))
+    try:
+        missing_encoder = EncodeSettings(video=("-c:v", "libnosuchcodec"), slice_seconds=5.0)
+        job_id = "d1a006" if expression else "d1a007"
+        job = make_job(clip, job_id, settings=missing_encoder.to_json())
+        doc = argo_manifest(job, 1, settings(ex.settings, clip))
+        if not expression:
+            del template(doc, "split")["retryStrategy"]["expression"]
+        name = await ex.submit(doc)
+        nodes, final = await run_to_end(ex, name)
+    finally:
+        await ex.close()
+    assert final.phase is Phase.FAILED
+    assert final.message.endswith("main: Error (exit code 3)"), final.message
+    splits = {
+        (e.attempt, e.phase, e.exit_code) for e in nodes if e.task == "split" and e.phase.done
+    }
+    attempts = 1 if expression else 3
+    assert splits == {(i, Phase.FAILED, EXIT_ENVIRONMENT) for i in range(attempts)}
+    assert [(e.task, e.phase) for e in nodes if e.task == "onExit"][-1] == (
+        "onExit",
+        Phase.SUCCEEDED,
+    )
 
 
 async def test_exit_handler_runs_after_stop(

@@ -18,6 +18,7 @@ import pytest
 
 from clustercode.executors import NodeEvent, Phase, RunEvent
 from clustercode.executors.local import LocalExecutor
+from pipelines.contract import EXIT_ENVIRONMENT
 from pipelines.ffmpeg import FFmpegNotFoundError, ffmpeg_path
 from pipelines.settings import EncodeSettings
 from pipelines.workflow import WorkflowSpec, manifest
@@ -156,3 +157,26 @@ async def test_slice_encoder_killed_mid_slice_is_retried_and_output_is_exact(
     assert last[retry_id].parameters == killed.parameters
     output = Path(tmp_path / "out" / "source.mkv")
     assert frame_hashes(ffmpeg, output) == frame_hashes(ffmpeg, clip)
+
+
+async def test_a_step_that_blames_the_environment_is_not_retried(
+    executor: LocalExecutor, clip: Path, ffmpeg: str, tmp_path: Path
+) -> None:
+    """``split`` finds the encoder missing from ffmpeg and exits 3: the Workflow's retryStrategy
+    (three retries of anything else) does not try it again."""
+    settings = EncodeSettings(video=("-c:v", "libnosuchcodec"), slice_seconds=1.0)
+    spec = spec_for("env", clip, tmp_path, ffmpeg, settings)
+    assert spec.retry_limit == 3
+    run_id = await executor.submit(manifest(spec))
+    nodes: list[NodeEvent] = []
+    async for event in executor.watch(run_id):
+        if isinstance(event, NodeEvent):
+            nodes.append(event)
+        else:
+            end = event
+    assert end.phase is Phase.FAILED
+    assert "encoder libnosuchcodec is not in ffmpeg" in end.message
+    assert end.message.endswith("(no retry: retryStrategy.expression evaluated to false)")
+    last = last_events(nodes)
+    assert sorted(last) == ["onExit(0)", "split(0)"]
+    assert (last["split(0)"].phase, last["split(0)"].exit_code) == (Phase.FAILED, EXIT_ENVIRONMENT)
