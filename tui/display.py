@@ -12,6 +12,7 @@ from clustercode.api.v1 import jobs_pb2, library_pb2, service_pb2
 __all__ = [
     "FILTER_KEYS",
     "NO_VALUE",
+    "PAUSE_REASON_SHOWN",
     "eta_seconds",
     "format_duration",
     "format_size",
@@ -180,4 +181,6 @@ def scheduler_pause(pause: jobs_pb2.SchedulerPause, now: float) -> str:
     if not pause.HasField("next_try_time"):
         return line
     left = pause.next_try_time.ToMicroseconds() / 1_000_000 - now
-    return f"{line}, next try {'in ' + format_duration(left) if left >= 0.5 else 'now'}"
+    return (
+        f"{line}, next try in {format_duration(left)}" if left >= 0.5 else f"{line}, next try now"
+    )

@@ -159,6 +159,7 @@ def test_scheduler_pause_names_the_reason_and_the_time_to_the_next_try() -> None
     )
     assert display.scheduler_pause(pause, 1_125.0).endswith(", next try now")
     assert display.scheduler_pause(pause, 2_000.0).endswith(", next try now")
+    assert display.scheduler_pause(jobs_pb2.SchedulerPause(), 0.0) == "paused: environment failure"
 
 
 def test_scheduler_pause_shows_an_untrusted_reason_as_one_short_line() -> None:
