@@ -79,6 +79,16 @@ def excerpt(text: str, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """Untrusted text as one line of at most ``limit`` characters, for a status or a log line.
+
+    Line breaks, tabs, terminal escapes and other unprintable characters (a file name may hold
+    any of them) become spaces, runs of spaces one space; a longer text is cut and ends in "...".
+    """
+    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return line if len(line) <= limit else line[: max(0, limit - 3)] + "..."
+
+
 def exception_chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and the exceptions it was raised from or during, outermost first (no cycles).
 

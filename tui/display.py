@@ -12,12 +12,14 @@ from clustercode.api.v1 import jobs_pb2, library_pb2, service_pb2
 __all__ = [
     "FILTER_KEYS",
     "NO_VALUE",
+    "PAUSE_REASON_SHOWN",
     "eta_seconds",
     "format_duration",
     "format_size",
     "job_progress",
     "percent",
     "scan_summary",
+    "scheduler_pause",
     "slice_line",
     "slice_state_name",
     "state_name",
@@ -160,3 +162,25 @@ def scan_progress(progress: library_pb2.ScanProgress) -> str:
             f"{progress.jobs_queued:,} queued) in {progress.current_directory}"
         )
     return f"scanned {progress.files_seen:,} files in {progress.elapsed_seconds:.0f} s"
+
+
+PAUSE_REASON_SHOWN = 80
+"""Characters of a pause's reason the one-line header shows."""
+
+
+def scheduler_pause(pause: jobs_pb2.SchedulerPause, now: float) -> str:
+    """``paused: encoder libx265 is not in ffmpeg ..., next try in 2m05s``: why the server starts
+    no job and how long until it tries again (``now`` is this machine's ``time.time()``).
+
+    The reason may quote a library file's name: it is shown as one short line of printable text.
+    """
+    reason = " ".join("".join(c if c.isprintable() else " " for c in pause.reason).split())
+    if len(reason) > PAUSE_REASON_SHOWN:
+        reason = reason[: PAUSE_REASON_SHOWN - 3] + "..."
+    line = f"paused: {reason or 'environment failure'}"
+    if not pause.HasField("next_try_time"):
+        return line
+    left = pause.next_try_time.ToMicroseconds() / 1_000_000 - now
+    return (
+        f"{line}, next try in {format_duration(left)}" if left >= 0.5 else f"{line}, next try now"
+    )

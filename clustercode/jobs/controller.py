@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from clustercode import __version__
+from clustercode.backoff import Backoff
 from clustercode.config.settings import Settings
 from clustercode.errors import (
     ClustercodeError,
@@ -30,16 +31,10 @@ from clustercode.jobs.reconcile import reconcile, reconcile_until_done
 from clustercode.jobs.recovery import remove_work
 from clustercode.jobs.resolve import output_path, resolve_file
 from clustercode.jobs.runner import JobRunner
-from clustercode.jobs.scheduler import Scheduler
+from clustercode.jobs.scheduler import ENVIRONMENT_BACKOFF, Scheduler
 from clustercode.jobs.startup import prepare
 from clustercode.jobs.stopping import interrupt, keep_lease, wait_until_stopped
-from clustercode.jobs.views import (
-    Explanation,
-    ProfileSummary,
-    ScanProgress,
-    ScanReport,
-    Status,
-)
+from clustercode.jobs.views import Explanation, ProfileSummary, ScanProgress, ScanReport, Status
 from clustercode.jobs.workflows import ManifestFactory, manifest_factory, min_slices
 from clustercode.library.mediainfo import probe
 from clustercode.library.scanner import ScanEntry
@@ -70,6 +65,8 @@ class Controller:
         executor: Executor,
         profiles: ProfileSet,
         manifests: ManifestFactory,
+        *,
+        pause_backoff: Backoff = ENVIRONMENT_BACKOFF,
     ) -> None:
         self.settings = settings
         self.history = history
@@ -88,6 +85,7 @@ class Controller:
             if settings.in_place
             else None,
             on_end=self._remove_work if executor.name == "local" else None,
+            pause_backoff=pause_backoff,
         )
         # Called with every scan's report (the activity log; metrics add theirs).
         self.scan_observers: list[Callable[[ScanReport], None]] = [log_scan]
@@ -103,6 +101,7 @@ class Controller:
         run_jobs: bool = True,
         wait: bool = False,
         on_wait: Callable[[Holder], None] | None = None,
+        pause_backoff: Backoff = ENVIRONMENT_BACKOFF,
     ) -> AsyncIterator[Controller]:
         """Connect Redis, take the store's lease, start the executor, reconcile, and close all of
         it on exit.
@@ -114,6 +113,7 @@ class Controller:
                 undisturbed.
             wait: wait for the lease while another control service holds it (else refuse).
             on_wait: called with the holder when waiting starts.
+            pause_backoff: the pause after an environment failure (see :class:`Scheduler`).
 
         Raises:
             LeaseError: another control service runs jobs on the same store (without ``wait``).
@@ -129,7 +129,10 @@ class Controller:
                 lease = Lease(handle)
                 await lease.acquire(wait=wait, on_wait=on_wait)
             executor = make_executor(settings)
-            controller = cls(settings, History(handle), executor, profiles, manifests)
+            history = History(handle)
+            controller = cls(
+                settings, history, executor, profiles, manifests, pause_backoff=pause_backoff
+            )
             if lease is None:
                 yield controller
                 return
@@ -193,7 +196,7 @@ class Controller:
         return self.executor.name == "argo" and self.settings.argo.stop_unknown
 
     async def status(self) -> Status:
-        """Version, executor and Redis health, queue depth, active jobs and counts per state."""
+        """Version, executor and Redis health, queue depth, active jobs, counts, scan, pause."""
         redis_error = ""
         counts: dict[JobState, int] = {}
         try:
@@ -213,6 +216,7 @@ class Controller:
             active_jobs=counts.get(JobState.RUNNING, 0),
             counts=counts,
             scan=ScanProgress.of(self.last_scan) if self.last_scan is not None else None,
+            pause=self.scheduler.pause_status,
         )
 
     async def scan(

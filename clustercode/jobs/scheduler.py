@@ -15,14 +15,20 @@ from clustercode.errors import (
     NotFoundError,
     StaleRunError,
     UnavailableError,
+    one_line,
 )
 from clustercode.jobs.runner import JobRunner
+from clustercode.jobs.views import SchedulerPause
 from clustercode.models import Job, JobState
 from clustercode.store.history import History
 
 log = logging.getLogger(__name__)
 
 ENVIRONMENT_BACKOFF = Backoff(initial=30.0, maximum=600.0)
+"""How long nothing starts after the n-th environment failure in a row: 30 s up to 10 min."""
+
+MAX_PAUSE_REASON = 300
+"""Characters of a pause's reason kept (it may quote a file name from the library)."""
 
 
 class Scheduler:
@@ -35,6 +41,8 @@ class Scheduler:
         retry_backoff: seconds before a failed job's second attempt; doubles per attempt.
         on_success: called with each job that succeeded.
         on_end: called with each job that ended for good (succeeded, cancelled, parked).
+        pause_backoff: how long nothing starts after an environment failure, by the number of
+            such failures in a row (see :meth:`pause`).
     """
 
     def __init__(
@@ -46,12 +54,15 @@ class Scheduler:
         retry_backoff: float,
         on_success: Callable[[Job], Awaitable[None]] | None = None,
         on_end: Callable[[Job], Awaitable[None]] | None = None,
+        pause_backoff: Backoff = ENVIRONMENT_BACKOFF,
     ) -> None:
         self._history = history
         self._runner = runner
         self._max_jobs = max(1, max_jobs)
         self._retry_backoff = Backoff(initial=retry_backoff, maximum=None)
+        self._pause_backoff = pause_backoff
         self.paused: str | None = None
+        """Why no job starts now (one line, bounded); ``None`` while jobs start."""
         self._pauses = 0
         self._resume_at = 0.0
         self._running: dict[str, asyncio.Task[Job]] = {}
@@ -106,14 +117,24 @@ class Scheduler:
                 if waiter not in self._running.values() and not waiter.done():
                     waiter.cancel()
 
+    @property
+    def pause_status(self) -> SchedulerPause | None:
+        """The pause as status shows it: reason, next try (wall clock), pauses in a row."""
+        if self.paused is None:
+            return None
+        left = max(0.0, self._resume_at - time.monotonic())
+        return SchedulerPause(reason=self.paused, next_try=time.time() + left, pauses=self._pauses)
+
     def pause(self, reason: str) -> None:
         """Start nothing new for a while: the environment (ffmpeg, an encoder, the disk) cannot
-        do the work. Tried again after a backoff (30 s doubling to 10 min); ``run`` stops."""
+        do the work. Tried again after ``pause_backoff`` (30 s doubling to 10 min); ``run``
+        stops. The reason comes from a step and may quote a file name: it is kept as one line of
+        at most :data:`MAX_PAUSE_REASON` characters."""
         self._pauses += 1
-        delay = ENVIRONMENT_BACKOFF.delay(self._pauses)
-        self.paused = reason
+        delay = self._pause_backoff.delay(self._pauses)
+        self.paused = one_line(reason, MAX_PAUSE_REASON)
         self._resume_at = time.monotonic() + delay
-        log.warning("paused, no job starts: %s; trying again in %.0f s", reason, delay)
+        log.warning("paused, no job starts: %s; trying again in %.0f s", self.paused, delay)
 
     def adopt(self, job: Job) -> None:
         """Follow a job whose run was started before a restart of the control service."""

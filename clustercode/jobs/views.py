@@ -20,6 +20,7 @@ __all__ = [
     "ProfileSummary",
     "ScanProgress",
     "ScanReport",
+    "SchedulerPause",
     "Status",
 ]
 
@@ -36,6 +37,23 @@ class Status:
     active_jobs: int
     counts: Mapping[JobState, int] = field(default_factory=dict)
     scan: ScanProgress | None = None
+    pause: SchedulerPause | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerPause:
+    """Why the scheduler starts no job for now: the environment cannot do the work.
+
+    Attributes:
+        reason: what the failed step reported, one line, bounded (see
+            :meth:`clustercode.jobs.scheduler.Scheduler.pause`).
+        next_try: when the scheduler starts queued jobs again, ``time.time()`` seconds.
+        pauses: pauses in a row since a job last succeeded, this one included.
+    """
+
+    reason: str
+    next_try: float
+    pauses: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

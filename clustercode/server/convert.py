@@ -13,7 +13,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from clustercode.api.v1 import jobs_pb2, library_pb2, service_pb2
 from clustercode.errors import InvalidArgumentError
-from clustercode.jobs.views import Explanation, ProfileSummary, ScanProgress, ScanReport, Status
+from clustercode.jobs.views import (
+    Explanation,
+    ProfileSummary,
+    ScanProgress,
+    ScanReport,
+    SchedulerPause,
+    Status,
+)
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
 
 __all__ = [
@@ -34,6 +41,7 @@ __all__ = [
     "required",
     "scan_progress_to_proto",
     "scan_to_proto",
+    "scheduler_pause_to_proto",
     "slice_to_proto",
     "status_to_proto",
 ]
@@ -233,6 +241,14 @@ def status_to_proto(status: Status) -> service_pb2.GetStatusResponse:
             for state, value in _JOB_STATES.items()
         ],
         scan=scan_progress_to_proto(status.scan) if status.scan is not None else None,
+        pause=scheduler_pause_to_proto(status.pause) if status.pause is not None else None,
+    )
+
+
+def scheduler_pause_to_proto(pause: SchedulerPause) -> jobs_pb2.SchedulerPause:
+    """Return why the scheduler starts no job for now, and when it tries again."""
+    return jobs_pb2.SchedulerPause(
+        reason=pause.reason, next_try_time=_timestamp(pause.next_try), pauses=pause.pauses
     )
 
 

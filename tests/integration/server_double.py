@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from clustercode.errors import NotFoundError
-from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, Status
+from clustercode.jobs.views import Explanation, ProfileSummary, ScanReport, SchedulerPause, Status
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
 from clustercode.server import ApiServer, serve
 
@@ -56,6 +56,8 @@ class ControlDouble:
         self.fail: dict[str, Exception] = {}
         self.events: list[JobEvent] = []
         self.watchers_open = 0
+        self.pause: SchedulerPause | None = None
+        """What ``status`` reports as the scheduler's pause."""
         self._news = asyncio.Condition()
 
     def _call(self, method: str, **args: Any) -> None:
@@ -85,7 +87,7 @@ class ControlDouble:
             self._news.notify_all()
 
     async def status(self) -> Status:
-        """Status with three states counted."""
+        """Status with three states counted, and :attr:`pause`."""
         self._call("status")
         return Status(
             version="0.1.0",
@@ -95,6 +97,7 @@ class ControlDouble:
             queue_depth=1,
             active_jobs=1,
             counts={JobState.QUEUED: 1, JobState.RUNNING: 1, JobState.SUCCEEDED: 1},
+            pause=self.pause,
         )
 
     async def scan(self) -> ScanReport:

@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 from clustercode.api.v1 import jobs_pb2, library_pb2, service_pb2, service_pb2_grpc
+from clustercode.jobs.views import SchedulerPause
 from clustercode.models import JobState, SliceProgress
 from clustercode.server import ApiServer, ClustercodeServicer
 from tests.integration.grpc_client import AUTH, SERVICE, TOKEN, call
@@ -59,6 +60,20 @@ async def test_get_status(stub: Any) -> None:
         "JOB_STATE_CANCELLED": 0,
         "JOB_STATE_PARKED": 0,
     }
+    assert not response.HasField("pause")
+
+
+async def test_get_status_reports_the_schedulers_pause(stub: Any, control: ControlDouble) -> None:
+    control.pause = SchedulerPause(
+        reason="clustercode-step split: encoder libx265 is not in ffmpeg /usr/bin/ffmpeg",
+        next_try=1_700_000_090.5,
+        pauses=2,
+    )
+    response = await stub.GetStatus(service_pb2.GetStatusRequest(), metadata=AUTH)
+    assert response.HasField("pause")
+    assert response.pause.reason == control.pause.reason
+    assert response.pause.next_try_time.ToMicroseconds() == 1_700_000_090_500_000
+    assert response.pause.pauses == 2
 
 
 async def test_scan_library_caps_decisions(stub: Any, control: ControlDouble) -> None:

@@ -144,3 +144,27 @@ def test_scan_progress_running_and_finished() -> None:
     )
     progress.running, progress.elapsed_seconds = False, 24.4
     assert display.scan_progress(progress) == "scanned 120,000 files in 24 s"
+
+
+def test_scheduler_pause_names_the_reason_and_the_time_to_the_next_try() -> None:
+    pause = jobs_pb2.SchedulerPause(
+        reason="clustercode-step split: encoder libx265 is not in ffmpeg", pauses=3
+    )
+    assert display.scheduler_pause(pause, 1_000.0) == (
+        "paused: clustercode-step split: encoder libx265 is not in ffmpeg"
+    )
+    pause.next_try_time.FromSeconds(1_125)
+    assert display.scheduler_pause(pause, 1_000.0) == (
+        "paused: clustercode-step split: encoder libx265 is not in ffmpeg, next try in 2m05s"
+    )
+    assert display.scheduler_pause(pause, 1_125.0).endswith(", next try now")
+    assert display.scheduler_pause(pause, 2_000.0).endswith(", next try now")
+    assert display.scheduler_pause(jobs_pb2.SchedulerPause(), 0.0) == "paused: environment failure"
+
+
+def test_scheduler_pause_shows_an_untrusted_reason_as_one_short_line() -> None:
+    pause = jobs_pb2.SchedulerPause(reason="merge: Permission denied (a\n\x1b[2Jb\t" + "x" * 200)
+    line = display.scheduler_pause(pause, 0.0)
+    assert line.startswith("paused: merge: Permission denied (a [2Jb xxx")
+    assert line.isprintable() and line.endswith("x...")
+    assert len(line) == len("paused: ") + display.PAUSE_REASON_SHOWN

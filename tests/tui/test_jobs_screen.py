@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import replace
 
+from clustercode.jobs.views import SchedulerPause
 from clustercode.models import JobState, SliceProgress
 from clustercode.server import ApiServer
 from tests.integration.server_double import ControlDouble, make_job
@@ -49,6 +52,31 @@ async def test_table_shows_the_jobs_of_list_jobs(server: ApiServer, control: Con
         await pilot.press("q")
     assert app.return_code == 0
     assert app.client.closed
+
+
+async def test_the_header_shows_the_schedulers_pause_until_it_ends(
+    server: ApiServer, control: ControlDouble
+) -> None:
+    control.pause = SchedulerPause(
+        reason="clustercode-step split: encoder libx265 is not in ffmpeg /usr/bin/ffmpeg",
+        next_try=time.time() + 125,
+        pauses=2,
+    )
+    app = ClustercodeApp(settings_for(server.target))
+    async with app.run_test(size=SIZE) as pilot:
+        header = screen_of(app).header
+        await until(pilot, lambda: "paused" in header.text, "the pause in the header")
+        assert re.search(
+            r"  \|  active 1  \|  paused: clustercode-step split: encoder libx265 is not in ffmpeg "
+            r"/usr/bin/ffmpeg, next try in 2m0[0-5]s$",
+            header.text,
+        ), header.text
+        assert header.has_class("-paused") and not header.has_class("-disconnected")
+        control.pause = None  # a job succeeded after the next try
+        await until(pilot, lambda: "paused" not in header.text, "the pause to go")
+        assert header.text.endswith("  |  active 1")
+        assert not header.has_class("-paused")
+        await pilot.press("q")
 
 
 async def test_a_watch_event_updates_the_row_and_the_slice_bar(

@@ -8,7 +8,7 @@ import pytest
 
 from clustercode.api.v1 import jobs_pb2, library_pb2
 from clustercode.errors import InvalidArgumentError
-from clustercode.jobs.views import ScanProgress, ScanReport, Status
+from clustercode.jobs.views import ScanProgress, ScanReport, SchedulerPause, Status
 from clustercode.models import Decision, DecisionKind, Job, JobEvent, JobState, SliceProgress
 from clustercode.server import convert
 
@@ -199,3 +199,17 @@ def test_status_carries_scan_progress_and_counts_cover_dropped_decisions() -> No
     scan = convert.scan_to_proto(report, 10)
     assert len(scan.decisions) == 2 and scan.decisions_truncated
     assert {c.kind: c.count for c in scan.counts}[library_pb2.DECISION_KIND_DONE] == 5
+
+
+def test_status_carries_the_schedulers_pause_only_while_paused() -> None:
+    status = Status(
+        version="1", executor="local", executor_error="", redis_error="", queue_depth=3,
+        active_jobs=0,
+    )  # fmt: skip
+    assert not convert.status_to_proto(status).HasField("pause")
+    pause = SchedulerPause(reason="no usable ffmpeg", next_try=1_700_000_030.25, pauses=1)
+    message = convert.status_to_proto(replace(status, pause=pause)).pause
+    assert message.reason == "no usable ffmpeg"
+    assert message.next_try_time.seconds == 1_700_000_030
+    assert message.next_try_time.nanos == 250_000_000
+    assert message.pauses == 1

@@ -137,3 +137,13 @@ class JobStateCount(_message.Message):
     state: JobState
     count: int
     def __init__(self, state: _Optional[_Union[JobState, str]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class SchedulerPause(_message.Message):
+    __slots__ = ("reason", "next_try_time", "pauses")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TRY_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAUSES_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    next_try_time: _timestamp_pb2.Timestamp
+    pauses: int
+    def __init__(self, reason: _Optional[str] = ..., next_try_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pauses: _Optional[int] = ...) -> None: ...

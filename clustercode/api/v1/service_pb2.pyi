@@ -13,7 +13,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("version", "executor", "executor_healthy", "executor_message", "redis_healthy", "redis_message", "queue_depth", "active_jobs", "job_counts", "scan")
+    __slots__ = ("version", "executor", "executor_healthy", "executor_message", "redis_healthy", "redis_message", "queue_depth", "active_jobs", "job_counts", "scan", "pause")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_HEALTHY_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class GetStatusResponse(_message.Message):
     ACTIVE_JOBS_FIELD_NUMBER: _ClassVar[int]
     JOB_COUNTS_FIELD_NUMBER: _ClassVar[int]
     SCAN_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_FIELD_NUMBER: _ClassVar[int]
     version: str
     executor: str
     executor_healthy: bool
@@ -34,7 +35,8 @@ class GetStatusResponse(_message.Message):
     active_jobs: int
     job_counts: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.JobStateCount]
     scan: _library_pb2.ScanProgress
-    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., executor_healthy: _Optional[bool] = ..., executor_message: _Optional[str] = ..., redis_healthy: _Optional[bool] = ..., redis_message: _Optional[str] = ..., queue_depth: _Optional[int] = ..., active_jobs: _Optional[int] = ..., job_counts: _Optional[_Iterable[_Union[_jobs_pb2.JobStateCount, _Mapping]]] = ..., scan: _Optional[_Union[_library_pb2.ScanProgress, _Mapping]] = ...) -> None: ...
+    pause: _jobs_pb2.SchedulerPause
+    def __init__(self, version: _Optional[str] = ..., executor: _Optional[str] = ..., executor_healthy: _Optional[bool] = ..., executor_message: _Optional[str] = ..., redis_healthy: _Optional[bool] = ..., redis_message: _Optional[str] = ..., queue_depth: _Optional[int] = ..., active_jobs: _Optional[int] = ..., job_counts: _Optional[_Iterable[_Union[_jobs_pb2.JobStateCount, _Mapping]]] = ..., scan: _Optional[_Union[_library_pb2.ScanProgress, _Mapping]] = ..., pause: _Optional[_Union[_jobs_pb2.SchedulerPause, _Mapping]] = ...) -> None: ...
 
 class ScanLibraryRequest(_message.Message):
     __slots__ = ("max_decisions",)

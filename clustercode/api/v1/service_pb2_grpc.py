@@ -101,8 +101,8 @@ class ClustercodeServiceServicer:
     """
 
     def GetStatus(self, request, context):
-        """Reports the server's version, the health of the executor and of Redis, job counts and the
-        progress of the library scan.
+        """Reports the server's version, the health of the executor and of Redis, job counts, the
+        progress of the library scan and whether the scheduler is paused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

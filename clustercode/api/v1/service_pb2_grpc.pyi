@@ -37,8 +37,8 @@ class ClustercodeServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ClustercodeServiceAsyncStub: ...
     GetStatus: _grpc.UnaryUnaryMultiCallable[_service_pb2.GetStatusRequest, _service_pb2.GetStatusResponse]
-    """Reports the server's version, the health of the executor and of Redis, job counts and the
-    progress of the library scan.
+    """Reports the server's version, the health of the executor and of Redis, job counts, the
+    progress of the library scan and whether the scheduler is paused.
     """
     ScanLibrary: _grpc.UnaryUnaryMultiCallable[_service_pb2.ScanLibraryRequest, _service_pb2.ScanLibraryResponse]
     """Scans the library now and queues every new file; returns what was decided per file."""
@@ -78,8 +78,8 @@ class ClustercodeServiceAsyncStub(ClustercodeServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetStatus: _aio.UnaryUnaryMultiCallable[_service_pb2.GetStatusRequest, _service_pb2.GetStatusResponse]  # type: ignore[assignment]
-    """Reports the server's version, the health of the executor and of Redis, job counts and the
-    progress of the library scan.
+    """Reports the server's version, the health of the executor and of Redis, job counts, the
+    progress of the library scan and whether the scheduler is paused.
     """
     ScanLibrary: _aio.UnaryUnaryMultiCallable[_service_pb2.ScanLibraryRequest, _service_pb2.ScanLibraryResponse]  # type: ignore[assignment]
     """Scans the library now and queues every new file; returns what was decided per file."""
@@ -122,8 +122,8 @@ class ClustercodeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _service_pb2.GetStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_service_pb2.GetStatusResponse, _abc.Awaitable[_service_pb2.GetStatusResponse]]:
-        """Reports the server's version, the health of the executor and of Redis, job counts and the
-        progress of the library scan.
+        """Reports the server's version, the health of the executor and of Redis, job counts, the
+        progress of the library scan and whether the scheduler is paused.
         """
 
     @_abc_1.abstractmethod
