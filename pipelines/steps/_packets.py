@@ -4,8 +4,8 @@
 cost of decoding it) and keeps the size and MD5 of every video packet in a record beside it,
 ``slice_NNNNN.packets``; the count must be the slice's frame count. ``merge`` hashes the packets
 again as its final mux joins the slices (a second output of that run, so no extra read) and
-compares them with the records: a slice truncated or changed on the way through a shared volume is found
-there and encoded again.
+compares them with the records: a slice truncated or changed on the way through a shared volume
+is found there and encoded again.
 
 The record holds the packets as the container stores them: the matroska muxer rewrites H.264 and
 HEVC packets from start codes to length prefixes and drops AV1 temporal delimiters, so hashes of
