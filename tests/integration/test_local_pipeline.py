@@ -92,6 +92,20 @@ async def executor() -> AsyncIterator[LocalExecutor]:
     await ex.close()
 
 
+async def run_to_end(
+    executor: LocalExecutor, spec: WorkflowSpec
+) -> tuple[list[NodeEvent], RunEvent]:
+    """Run the Workflow of ``spec``: every node event, and the run's last event."""
+    run_id = await executor.submit(manifest(spec))
+    nodes: list[NodeEvent] = []
+    async for event in executor.watch(run_id):
+        if isinstance(event, NodeEvent):
+            nodes.append(event)
+        else:
+            end = event
+    return nodes, end
+
+
 def last_events(events: list[NodeEvent]) -> dict[str, NodeEvent]:
     return {e.node_id: e for e in events}
 
@@ -102,13 +116,7 @@ async def test_real_workflow_runs_end_to_end(
 ) -> None:
     settings = EncodeSettings(video=FFV1, audio=audio, slice_seconds=1.0)
     spec = spec_for("e2e", clip, tmp_path, ffmpeg, settings)
-    run_id = await executor.submit(manifest(spec))
-    nodes: list[NodeEvent] = []
-    async for event in executor.watch(run_id):
-        if isinstance(event, NodeEvent):
-            nodes.append(event)
-        else:
-            end = event
+    nodes, end = await run_to_end(executor, spec)
     assert end == RunEvent(run_id="e2e", phase=Phase.SUCCEEDED), end
     last = last_events(nodes)
     slices = json.loads(last["split(0)"].outputs["slices"])
@@ -167,13 +175,7 @@ async def test_a_step_that_blames_the_environment_is_not_retried(
     settings = EncodeSettings(video=("-c:v", "libnosuchcodec"), slice_seconds=1.0)
     spec = spec_for("env", clip, tmp_path, ffmpeg, settings)
     assert spec.retry_limit == 3
-    run_id = await executor.submit(manifest(spec))
-    nodes: list[NodeEvent] = []
-    async for event in executor.watch(run_id):
-        if isinstance(event, NodeEvent):
-            nodes.append(event)
-        else:
-            end = event
+    nodes, end = await run_to_end(executor, spec)
     assert end.phase is Phase.FAILED
     assert "encoder libnosuchcodec is not in ffmpeg" in end.message
     assert end.message.endswith("(no retry: retryStrategy.expression evaluated to false)")

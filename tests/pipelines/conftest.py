@@ -50,3 +50,11 @@ def source_hashes(ffmpeg: FFmpeg) -> Callable[[Path], list[str]]:
         return cache[path]
 
     return hashes
+
+
+@pytest.fixture
+def outdir(tmp_path: Path) -> Path:
+    """An empty folder for a test's outputs: a test can demand that nothing else is in it."""
+    path = tmp_path / "out"
+    path.mkdir()
+    return path

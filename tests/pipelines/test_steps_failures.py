@@ -45,13 +45,6 @@ def _published_nothing(directory: Path) -> None:
     assert list(directory.iterdir()) == []
 
 
-@pytest.fixture
-def outdir(tmp_path: Path) -> Path:
-    path = tmp_path / "out"
-    path.mkdir()
-    return path
-
-
 def test_truncated_source_fails_at_split_with_reason(
     clips: ClipStore, tmp_path: Path, outdir: Path
 ) -> None:

@@ -24,13 +24,6 @@ from tests.pipelines.step_driver import (
 )
 
 
-@pytest.fixture
-def outdir(tmp_path: Path) -> Path:
-    path = tmp_path / "out"
-    path.mkdir()
-    return path
-
-
 def _stats(work: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (work / "slices").iterdir()}
 

@@ -16,13 +16,6 @@ from tests.pipelines.clips import ClipStore
 from tests.pipelines.step_driver import StepFailedError, encode_all, lossless, merge, split
 
 
-@pytest.fixture
-def outdir(tmp_path: Path) -> Path:
-    path = tmp_path / "out"
-    path.mkdir()
-    return path
-
-
 def _edit_sidecar(work: Path, index: int, **changes: object) -> None:
     path = proof_path(work, index)
     raw = json.loads(path.read_text(encoding="utf-8"))
