@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pipelines.media import MediaInfo, StreamInfo
 from pipelines.settings import EncodeSettings
+from pipelines.steps._packets import framemd5_args
 from pipelines.steps.errors import StepError
 from pipelines.steps.verify import TEXT_SUBTITLES, kept_attachments
 
@@ -148,8 +149,7 @@ def mux_command(
         args += ["-f", "matroska"]
     args += ["-y", str(output)]
     if inputs.hashes is not None:
-        args += ["-map", f"{VIDEO_INPUT}:v:0", "-c", "copy", "-f", "framemd5", "-y"]
-        args.append(str(inputs.hashes))
+        args += ["-map", f"{VIDEO_INPUT}:v:0", *framemd5_args(inputs.hashes)]
     return args
 
 

@@ -128,7 +128,8 @@ def compare_with_records(work: Path, plan: Plan, joined: list[str]) -> None:
 
 
 def mux_proven(inputs: MuxInputs, *, command: list[str], work: Path, plan: Plan) -> None:
-    """Run the final mux, joining the slices as it goes, and prove the joined packets.
+    """Run the final mux, joining the slices of ``inputs.video`` (the concat list) as it goes,
+    and prove the joined packets.
 
     The mux has a second output, a hash of every video packet it read from the slices: the
     bytes in the output are the bytes the encode steps recorded, or the output is not kept.
@@ -137,7 +138,6 @@ def mux_proven(inputs: MuxInputs, *, command: list[str], work: Path, plan: Plan)
         DamagedSlicesError: a slice's packets differ from its record.
         StepError: the mux failed.
     """
-    _atomic.write_text(inputs.video, concat_list(work, plan))
     assert inputs.hashes is not None
     try:
         _ffmpeg_run.run(command, what="muxing the output failed")
@@ -265,6 +265,8 @@ def _mux_joined(
         settings=settings,
         output=temp,
     )
+    # The same list for every try: a slice encoded again keeps its name.
+    _atomic.write_text(inputs.video, concat_list(work, plan))
     encoded_again: set[int] = set()
     while True:
         try:
