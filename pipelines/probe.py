@@ -32,7 +32,6 @@ __all__ = [
     "StreamInfo",
     "StreamKind",
     "VideoTimeline",
-    "codec_extradata",
     "cover_image",
     "probe",
 ]
@@ -272,20 +271,6 @@ def _timeline(
         keyframes=tuple(k for k, _ in keyframes),
         keyframe_dts=tuple(d for _, d in keyframes),
     )
-
-
-def codec_extradata(path: str | Path, stream_index: int) -> bytes:
-    """A stream's codec extradata (e.g. H.264 SPS/PPS), empty if it has none.
-
-    Raises:
-        ProbeError: the file cannot be opened or has no such stream.
-    """
-    try:
-        with av.open(str(path), mode="r") as container:
-            context = container.streams[stream_index].codec_context
-            return b"" if context is None or context.extradata is None else bytes(context.extradata)
-    except (av.FFmpegError, OSError, IndexError) as exc:
-        raise ProbeError(f"cannot read stream {stream_index} of {path}: {exc}") from exc
 
 
 def cover_image(path: str | Path, stream_index: int) -> bytes:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.probe import MediaInfo, ProbeError, codec_extradata, cover_image, probe
+from pipelines.probe import MediaInfo, ProbeError, cover_image, probe
 from tests.pipelines.clips import ClipStore, truncate
 
 
@@ -76,9 +76,3 @@ def test_truncated_file_is_reported_damaged_unless_asked(clips: ClipStore, tmp_p
         probe(half)
     timeline = probe(half, damage_is_error=False).timeline
     assert timeline is not None and 0 < timeline.frames < 150
-
-
-def test_extradata_of_h264(clips: ClipStore) -> None:
-    assert codec_extradata(clips("single_keyframe"), 0)[:1] == b"\x01"  # avcC
-    with pytest.raises(ProbeError):
-        codec_extradata(clips("single_keyframe"), 7)
