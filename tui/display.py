@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from clustercode.api.v1 import jobs_pb2, library_pb2, service_pb2
+from clustercode.errors import one_line
 
 __all__ = [
     "FILTER_KEYS",
@@ -174,9 +175,7 @@ def scheduler_pause(pause: jobs_pb2.SchedulerPause, now: float) -> str:
 
     The reason may quote a library file's name: it is shown as one short line of printable text.
     """
-    reason = " ".join("".join(c if c.isprintable() else " " for c in pause.reason).split())
-    if len(reason) > PAUSE_REASON_SHOWN:
-        reason = reason[: PAUSE_REASON_SHOWN - 3] + "..."
+    reason = one_line(pause.reason, PAUSE_REASON_SHOWN)
     line = f"paused: {reason or 'environment failure'}"
     if not pause.HasField("next_try_time"):
         return line
